@@ -1,0 +1,27 @@
+# make demo: set up, then a real model answers real MATH-500 problems (CPU, no hub)
+# make test: set up, then lint and the test suite (what CI runs)
+SHELL := /bin/bash
+DATA ?= $(abspath ../shared/benchmarks)
+export HARNESS_DATA_DIR ?= $(DATA)
+export WANDB_MODE ?= offline
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: setup demo test lint bench contracts
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/python -m harness model=smollm2-135m benchmark=math500 limit=8 tokens=384
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+test: lint
+	.venv/bin/python -m pytest
+
+bench: setup
+	for b in tests/benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done
+
+contracts: setup
+	HARNESS_PY=.venv/bin/python bash ../shared/checks/contracts

@@ -1,0 +1,31 @@
+"""Engines behind one async interface (see base.py). ``build_engine`` picks one by
+``model.engine``; vLLM and OpenAI-compatible servers plug in here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.engines.base import Completion, Engine, Request, SamplingParams
+from harness.errors import ConfigError
+
+ENGINES = ("transformers", "oracle", "replay")
+
+__all__ = ["Completion", "Engine", "Request", "SamplingParams", "build_engine"]
+
+
+def build_engine(model_cfg: Any, problems: list[Any]) -> Engine:
+    kind = model_cfg.get("engine")
+    conc = int(model_cfg.get("max_concurrency") or 1)
+    if kind == "transformers":
+        from harness.engines.transformers_engine import TransformersEngine
+
+        return TransformersEngine(model_cfg)
+    if kind == "oracle":
+        from harness.engines.table import OracleEngine
+
+        return OracleEngine.for_problems(problems, conc)
+    if kind == "replay":
+        from harness.engines.table import ReplayEngine
+
+        return ReplayEngine.from_file(str(model_cfg.path), problems, conc)
+    raise ConfigError(f"unknown model.engine '{kind}' (accepted: {', '.join(ENGINES)})")

@@ -1,0 +1,84 @@
+"""The one async interface every engine implements.
+
+An engine takes a chat (a list of ``{"role", "content"}`` messages) plus sampling parameters and
+returns text, token counts and a finish reason. Episodes talk only to this interface, so they do
+not know which backend serves them.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class Request:
+    messages: list[dict[str, str]]
+    params: SamplingParams = field(default_factory=SamplingParams)
+    # Who is asking, for which problem: transcripts use these, and the table engines (oracle,
+    # replay) answer by problem id and role. Model-backed engines ignore them.
+    problem_id: str | None = None
+    role: str = "solver"
+    # Text the model must continue (e.g. a forced "<think>" prefix or budget forcing).
+    prefix: str = ""
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # stop | length | missing | error
+    reasoning: str | None = None  # an API's separate reasoning field, if any
+    latency_s: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Engine(abc.ABC):
+    """Base class: subclasses implement ``_generate``; ``generate`` adds the concurrency limit."""
+
+    name: str = "engine"
+    #: whether a call costs model time (False for table engines: the runner need not load anything)
+    uses_model: bool = True
+
+    def __init__(self, max_concurrency: int = 1) -> None:
+        self.max_concurrency = max(1, int(max_concurrency))
+        self._limiter: asyncio.Semaphore | None = None
+
+    def _get_limiter(self) -> asyncio.Semaphore:
+        # Created lazily so the semaphore binds to the running loop.
+        if self._limiter is None:
+            self._limiter = asyncio.Semaphore(self.max_concurrency)
+        return self._limiter
+
+    async def generate(self, request: Request) -> Completion:
+        async with self._get_limiter():
+            start = time.perf_counter()
+            completion = await self._generate(request)
+            if not completion.latency_s:
+                completion.latency_s = time.perf_counter() - start
+            return completion
+
+    @abc.abstractmethod
+    async def _generate(self, request: Request) -> Completion: ...
+
+    async def start(self) -> None:
+        """Load weights / open connections. Called once, only when there is work to do."""
+
+    async def close(self) -> None:
+        """Release resources (threads, processes, servers)."""

@@ -1,0 +1,65 @@
+"""Validate the top-level knobs once, so a typo fails in one line before any work starts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import ConfigError
+
+_TOKENS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kK]?)\s*(?:tokens?)?\s*$")
+
+
+def parse_tokens(value: Any, what: str = "tokens") -> int:
+    """``8k`` → 8192 (k = 1024, the paper's 2k…32k budget menu), ``256`` → 256."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{what}={value!r} is not a token count (accepted: 8k, 16k, 32k or an integer)")
+    if isinstance(value, int):
+        n = value
+    else:
+        m = _TOKENS.match(str(value))
+        if not m:
+            raise ConfigError(
+                f"{what}={value!r} is not a token count (accepted: 8k, 16k, 32k or an integer)"
+            )
+        n = int(float(m.group(1)) * (1024 if m.group(2) else 1))
+    if n < 1:
+        raise ConfigError(f"{what}={value!r} must be at least 1")
+    return n
+
+
+@dataclass(frozen=True)
+class Knobs:
+    agents: int
+    tokens: int
+    turns: int
+    critic_rounds: int
+    limit: int | None
+    repeats: int
+    seed: int
+
+    @classmethod
+    def from_cfg(cls, cfg: Any) -> Knobs:
+        return cls(
+            agents=_int(cfg, "agents", 1),
+            tokens=parse_tokens(cfg.get("tokens")),
+            turns=_int(cfg, "turns", 1),
+            critic_rounds=_int(cfg, "critic_rounds", 0),
+            limit=None if cfg.get("limit") is None else _int(cfg, "limit", 1),
+            repeats=_int(cfg, "repeats", 1),
+            seed=_int(cfg, "seed", None),
+        )
+
+
+def _int(cfg: Any, key: str, minimum: int | None) -> int:
+    value = cfg.get(key)
+    try:
+        if isinstance(value, bool) or float(value) != int(value):
+            raise ValueError
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={value!r} must be an integer") from None
+    if minimum is not None and n < minimum:
+        raise ConfigError(f"{key}={value!r} must be at least {minimum}")
+    return n

@@ -1,0 +1,170 @@
+"""config → problems → episodes (engine, sandbox) → scores → run store → summary.
+
+All pending problems × repeats run concurrently (bounded by ``run.episode_concurrency``); the
+engine's own limiter bounds requests in flight (``model.max_concurrency``), so an engine sees
+many requests at once. Each finished problem is appended to the store at once, so a crash
+loses at most the problems in flight, and re-running resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from harness.engines import build_engine
+from harness.knobs import Knobs
+from harness.mas import build_mas
+from harness.mas.base import Episode
+from harness.progress import Progress
+from harness.store import RunStore
+from harness.summary import summarize
+from tasks import get_task
+from tasks.base import Problem, Score, ScoringContext
+
+log = logging.getLogger("harness")
+
+
+def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    return asyncio.run(run_async(cfg, run_dir))
+
+
+async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    knobs = Knobs.from_cfg(cfg)
+    task = get_task(cfg.benchmark)
+    problems = task.load()
+    if knobs.limit is not None:
+        problems = problems[: knobs.limit]
+
+    store = RunStore(run_dir)
+    store.prepare(cfg, overwrite=bool(cfg.run.get("overwrite")))
+    done = store.load_results()
+    todo = [(p, r) for p in problems for r in range(knobs.repeats) if (p.id, r) not in done]
+    label = f"{cfg.model.name}/{cfg.mas.name}/{cfg.benchmark.name}"
+    log.info("%s: %d problems × %d repeats, %d already done, %d to run (%s)", label,
+             len(problems), knobs.repeats, len(problems) * knobs.repeats - len(todo), len(todo),
+             store.dir)
+
+    engine_stats: dict[str, Any] = {}
+    if todo:
+        engine_stats = await _run_pending(cfg, knobs, task, problems, todo, done, store, label)
+    store.close()
+
+    prior = store.read_summary() or {}
+    wall = time.perf_counter() - t0
+    keys = {(p.id, r) for p in problems for r in range(knobs.repeats)}
+    rows = [row for key, row in done.items() if key in keys]
+    summary = summarize(
+        rows,
+        cfg=cfg,
+        knobs=knobs,
+        session_wall_s=wall,
+        prior_wall_s=float(prior.get("wall_s_total", prior.get("wall_s", 0.0)) or 0.0),
+        computed=len(todo),
+        engine_stats=engine_stats,
+        session_tokens=sum(int(done[(p.id, r)]["completion_tokens"]) for p, r in todo),
+    )
+    store.write_summary(summary)
+    return summary
+
+
+async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> dict[str, Any]:
+    engine = build_engine(cfg.model, problems)
+    ctx = ScoringContext(cfg.scoring, sandbox_cfg=cfg.get("sandbox"))
+    mas = build_mas(
+        cfg.mas,
+        cfg.prompts,
+        agents=knobs.agents,
+        tokens=knobs.tokens,
+        turns=knobs.turns,
+        critic_rounds=knobs.critic_rounds,
+        sandbox_factory=ctx.sandbox,
+    )
+    await engine.start()
+    n_total = len(problems) * knobs.repeats
+    progress = Progress(
+        n_total,
+        n_total - len(todo),
+        sum(bool(r.get("correct")) for r in done.values()),
+        label,
+        cfg.run.get("progress"),
+    )
+    limit = cfg.run.get("episode_concurrency") or 2 * int(cfg.model.get("max_concurrency") or 1)
+    gate = asyncio.Semaphore(int(limit))
+    for_repeat = getattr(task, "problem_for_repeat", None)
+
+    async def one(problem: Problem, repeat: int) -> None:
+        async with gate:
+            if for_repeat is not None:
+                problem = for_repeat(problem, repeat)
+            row, transcript = await _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat)
+            store.append(row, transcript)
+            done[(problem.id, repeat)] = row
+            progress.update(row["correct"], row["completion_tokens"])
+
+    try:
+        await asyncio.gather(*(one(p, r) for p, r in todo))
+    finally:
+        progress.close()
+        ctx.close()
+        await engine.close()
+    stats: dict[str, Any] = {}
+    missing = getattr(engine, "missing", None)
+    if missing:
+        stats["unanswered_ids"] = sorted(missing)
+    unknown = getattr(engine, "unknown_ids", None)
+    if unknown:
+        stats["unknown_ids"] = unknown
+    return stats
+
+
+async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat):
+    t0 = time.perf_counter()
+    ep = Episode(
+        engine,
+        problem,
+        repeat,
+        seed=knobs.seed,
+        temperature=float(cfg.get("temperature") or 0.0),
+        top_p=float(cfg.get("top_p") or 1.0),
+        reasoning=cfg.get("reasoning"),
+    )
+    try:
+        result = await mas.solve(ep)
+    except Exception as exc:  # one broken episode is a failed problem, not a failed run
+        log.exception("episode %s/%d failed", problem.id, repeat)
+        result = ep.result
+        result.error = f"{type(exc).__name__}: {exc}"
+    try:
+        score = await task.score(problem, result.response, ctx)
+    except Exception as exc:
+        log.exception("scoring %s/%d failed", problem.id, repeat)
+        score = Score(False, None, reason=f"scoring error: {type(exc).__name__}: {exc}")
+    totals = result.totals()
+    row = {
+        "id": problem.id,
+        "repeat": repeat,
+        "correct": bool(score.correct),
+        "answer": score.answer,
+        "reason": score.reason,
+        "error": result.error,
+        **{k: totals[k] for k in ("calls", "prompt_tokens", "completion_tokens", "rounds", "agents")},
+        "tokens_by_role": totals["by_role"],
+        "latency_s": round(time.perf_counter() - t0, 4),
+        "score_details": score.details,
+    }
+    transcript = {
+        "id": problem.id,
+        "repeat": repeat,
+        "prompt": problem.prompt,
+        "response": result.response,
+        "correct": row["correct"],
+        "answer": score.answer,
+        **result.transcript(),
+    }
+    return row, transcript

@@ -1,0 +1,139 @@
+"""The run store: everything a run leaves in its output directory.
+
+- ``config.yaml``      the resolved config (and the identity that resume checks against)
+- ``results.jsonl``    one line per problem × repeat, appended and fsynced as each finishes
+- ``transcripts.jsonl`` every model call of each episode, written just before its result line
+- ``summary.json``     aggregate figures, rewritten atomically at the end
+
+A result line is the commit point: a problem counts as done once its line is complete. After a
+``kill -9`` the torn tail of a line is cut off before appending, and a key that appears twice
+(possible only with hand-edited files) is counted once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from harness.errors import ConfigError
+
+# Keys that do not change what a result means: a resume may differ in these.
+VOLATILE_KEYS = ("limit", "run", "hydra", "run_id", "scoring.workers", "sandbox.workers",
+                 "model.max_concurrency", "model.max_batch", "model.cache_dir")
+
+
+class RunStore:
+    def __init__(self, run_dir: str | Path) -> None:
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.results_path = self.dir / "results.jsonl"
+        self.transcripts_path = self.dir / "transcripts.jsonl"
+        self.summary_path = self.dir / "summary.json"
+        self.config_path = self.dir / "config.yaml"
+        self._results_f = None
+        self._transcripts_f = None
+
+    # -- config / identity -------------------------------------------------------------------
+    def prepare(self, cfg: DictConfig, overwrite: bool = False) -> None:
+        """Check that existing results were made by the same configuration, then save it."""
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        if overwrite:
+            for p in (self.results_path, self.transcripts_path, self.summary_path):
+                p.unlink(missing_ok=True)
+        elif self.results_path.exists() and self.config_path.exists():
+            old = OmegaConf.to_container(OmegaConf.load(self.config_path), resolve=False)
+            diff = _diff(_identity(old), _identity(resolved))
+            if diff:
+                raise ConfigError(
+                    f"{self.dir} holds results of a different configuration (differs at: "
+                    f"{', '.join(diff[:5])}); use another hydra.run.dir or run.overwrite=true"
+                )
+        _atomic_write(self.config_path, OmegaConf.to_yaml(OmegaConf.create(resolved)))
+
+    # -- results -----------------------------------------------------------------------------
+    def load_results(self) -> dict[tuple[str, int], dict[str, Any]]:
+        """Finished (id, repeat) → result; a torn last line is dropped from the file."""
+        done: dict[tuple[str, int], dict[str, Any]] = {}
+        for row in _read_jsonl_repairing(self.results_path):
+            key = (str(row.get("id")), int(row.get("repeat", 0)))
+            done.setdefault(key, row)
+        _read_jsonl_repairing(self.transcripts_path)  # repair only: appends must start clean
+        return done
+
+    def append(self, result: dict[str, Any], transcript: dict[str, Any]) -> None:
+        if self._results_f is None:
+            self._results_f = self.results_path.open("a", encoding="utf-8")
+            self._transcripts_f = self.transcripts_path.open("a", encoding="utf-8")
+        # The transcript goes first so a result line never points at a missing transcript.
+        _append_line(self._transcripts_f, transcript)
+        _append_line(self._results_f, result)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        _atomic_write(self.summary_path, json.dumps(summary, indent=2, sort_keys=False) + "\n")
+
+    def read_summary(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.summary_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def close(self) -> None:
+        for f in (self._results_f, self._transcripts_f):
+            if f is not None:
+                f.close()
+        self._results_f = self._transcripts_f = None
+
+
+def _append_line(f, row: dict[str, Any]) -> None:
+    f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _read_jsonl_repairing(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        # kill -9 mid-write: cut the partial line so the next append starts on a fresh line.
+        keep = data.rfind(b"\n") + 1
+        with path.open("r+b") as f:
+            f.truncate(keep)
+        data = data[:keep]
+    rows = []
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _identity(cfg: dict[str, Any]) -> dict[str, Any]:
+    flat = _flatten(cfg)
+    return {k: v for k, v in flat.items() if not any(k == p or k.startswith(p + ".") for p in VOLATILE_KEYS)}
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _diff(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))

@@ -1,0 +1,170 @@
+"""What a benchmark is: records in, problems out, and the scorer that grades them.
+
+A task does not know which multi-agent system answers it. Each benchmark module defines a
+``Task`` subclass and registers it in ``tasks/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+
+#: problem domains: decides the prompt set and the answer format the agents are asked for
+DOMAINS = ("math", "mc", "code", "text")
+
+
+@dataclass
+class Problem:
+    id: str
+    prompt: str  # the task text shown to agents (never the hidden grading tests)
+    domain: str  # one of DOMAINS
+    reference: Any  # what the scorer compares against (answer string, letter, tests, concepts)
+    reference_response: str  # a full model-style response that must score correct (model=oracle)
+    meta: dict[str, Any] = field(default_factory=dict)
+    # Code tasks: signature the solution must keep and, for the executor agent, public examples.
+    entry_point: str | None = None
+
+
+@dataclass
+class Score:
+    correct: bool
+    answer: str | None  # what was extracted from the response (None: nothing extractable)
+    reason: str | None = None  # why it is wrong / how it failed, for the transcript
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Task:
+    """Subclasses set ``name``, ``domain``, ``hf_path``/``local_file`` and implement two methods."""
+
+    name: str = ""
+    domain: str = "math"
+    hf_path: str | None = None  # default source: a Hugging Face dataset id
+    hf_config: str | None = None
+    hf_split: str = "test"
+    local_file: str = ""  # file name inside HARNESS_DATA_DIR
+
+    def __init__(self, cfg: Any = None) -> None:
+        self.cfg = cfg or {}
+
+    # -- to implement ------------------------------------------------------------------------
+    def to_problem(self, record: dict[str, Any], index: int) -> Problem:
+        raise NotImplementedError
+
+    async def score(self, problem: Problem, response: str, ctx: ScoringContext) -> Score:
+        raise NotImplementedError
+
+    # -- loading -----------------------------------------------------------------------------
+    def load_records(self) -> list[dict[str, Any]]:
+        """Records from ``benchmark.data_files``, else ``$HARNESS_DATA_DIR``, else the HF hub."""
+        data_files = _get(self.cfg, "data_files")
+        if data_files:
+            return read_jsonl(Path(str(data_files)))
+        data_dir = os.environ.get("HARNESS_DATA_DIR")
+        if data_dir and self.local_file:
+            path = Path(data_dir) / self.local_file
+            if not path.exists():
+                raise DataError(
+                    f"HARNESS_DATA_DIR={data_dir} has no {self.local_file} for benchmark "
+                    f"'{self.name}'; set benchmark.data_files=PATH or unset HARNESS_DATA_DIR"
+                )
+            return read_jsonl(path)
+        return self.load_hub()
+
+    def load_hub(self) -> list[dict[str, Any]]:
+        if not self.hf_path:
+            raise DataError(f"benchmark '{self.name}' has no hub source: set benchmark.data_files")
+        try:
+            import datasets
+
+            ds = datasets.load_dataset(self.hf_path, self.hf_config, split=self.hf_split)
+        except Exception as exc:  # the hub raises many types; the user needs one line
+            raise DataError(
+                f"could not load {self.hf_path} from the Hugging Face hub ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); for local data set "
+                f"benchmark.data_files=PATH or HARNESS_DATA_DIR"
+            ) from exc
+        return [dict(r) for r in ds]
+
+    def load(self) -> list[Problem]:
+        records = self.select(self.load_records())
+        problems = [self.to_problem(r, i) for i, r in enumerate(records)]
+        ids = [p.id for p in problems]
+        if len(set(ids)) != len(ids):
+            raise DataError(f"benchmark '{self.name}': problem ids are not unique")
+        return problems
+
+    def select(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Hook for splits / filtering; default keeps everything."""
+        return records
+
+    def problem_for_repeat(self, problem: Problem, repeat: int) -> Problem:
+        """The problem as posed in repeat ``repeat`` (0-based); default: unchanged.
+
+        The runner calls this for every (problem, repeat) before answering and scoring, so a
+        task can vary the presentation per repeat (GPQA reshuffles its choices when
+        ``benchmark.shuffle_per_repeat`` is set). The returned problem keeps ``id``.
+        """
+        return problem
+
+
+class ScoringContext:
+    """Shared, expensive scoring resources (process pool, sandbox), created once per run."""
+
+    def __init__(self, cfg: Any = None, sandbox_cfg: Any = None) -> None:
+        self.cfg = cfg or {}
+        self.sandbox_cfg = sandbox_cfg
+        self._pool = None
+        self._sandbox = None
+
+    def pool(self):
+        """A process pool for CPU-bound or signal-using scorers (math-verify)."""
+        if self._pool is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            workers = int(_get(self.cfg, "workers") or min(2, os.cpu_count() or 1))
+            # forkserver: the harness process may hold threads (torch, asyncio executors).
+            self._pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver"))
+        return self._pool
+
+    def sandbox(self):
+        if self._sandbox is None:
+            from harness.sandbox import Sandbox
+
+            self._sandbox = Sandbox.from_config(self.sandbox_cfg)
+        return self._sandbox
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise DataError(f"data file not found: {path}")
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+    return rows
+
+
+def _get(cfg: Any, key: str) -> Any:
+    if cfg is None:
+        return None
+    if isinstance(cfg, dict):
+        return cfg.get(key)
+    return getattr(cfg, key, None) if not hasattr(cfg, "get") else cfg.get(key)
