@@ -71,7 +71,8 @@ class TransformersEngine(Engine):
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
         self._queue.append((request, fut))
-        if self._worker is None or self._worker.done():
+        # A new event loop (e.g. a second asyncio.run) needs its own worker task.
+        if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
             self._wake = asyncio.Event()
             self._worker = loop.create_task(self._work())
         self._wake.set()

@@ -1,0 +1,137 @@
+"""The real CLI end to end: Hydra compose, tiny model, run store, resume, errors, sweeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, cli_env, read_jsonl, run_cli
+
+SUMMARY_KEYS = {"benchmark", "model", "mas", "n", "accuracy", "stderr", "wall_s", "calls",
+                "prompt_tokens", "completion_tokens"}
+
+
+def test_tiny_model_run_writes_the_run_store(tmp_path, data_dir):
+    out = tmp_path / "run"
+    r = run_cli("model=tiny", "benchmark=math500", "limit=4", "tokens=24", f"hydra.run.dir={out}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["n"] == 4 and summary["calls"] == 4
+    assert 0 < summary["completion_tokens"] <= 4 * 24
+    rows = read_jsonl(out / "results.jsonl")
+    assert [r["repeat"] for r in rows] == [0] * 4
+    assert {"id", "repeat", "correct", "answer", "completion_tokens", "latency_s"} <= set(rows[0])
+    transcripts = read_jsonl(out / "transcripts.jsonl")
+    assert len(transcripts) == 4 and transcripts[0]["calls"][0]["role"] == "solver"
+    cfg = (out / "config.yaml").read_text()
+    assert "tokens: 24" in cfg and "${" not in cfg  # resolved
+
+
+def test_oracle_scores_every_math500_problem(tmp_path, data_dir):
+    out = tmp_path / "oracle"
+    r = run_cli("model=oracle", "benchmark=math500", f"hydra.run.dir={out}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["n"], summary["accuracy"]) == (500, 1.0)
+
+
+def test_replay_scores_unanswered_problems_and_reports_unknown_ids(tmp_path, data_dir):
+    first = json.loads((data_dir / "math500.jsonl").read_text().splitlines()[0])
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text(
+        json.dumps({"id": first["unique_id"], "response": f"\\boxed{{{first['answer']}}}"}) + "\n"
+        + json.dumps({"id": "no-such-problem", "response": "\\boxed{1}"}) + "\n"
+    )
+    out = tmp_path / "replay"
+    r = run_cli("model=replay", f"model.path={replay}", "limit=3", f"hydra.run.dir={out}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n"] == 3 and summary["correct"] == 1
+    assert summary["unknown_ids"] == ["no-such-problem"]
+    assert len(summary["unanswered_ids"]) == 2
+
+
+def test_kill_minus_9_then_rerun_counts_every_problem_once(tmp_path, data_dir):
+    out = tmp_path / "resume"
+    args = [sys.executable, "-m", "harness", "model=tiny", "limit=24", "tokens=96",
+            "model.max_concurrency=2", f"hydra.run.dir={out}"]
+    proc = subprocess.Popen(args, cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    results = out / "results.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if results.exists() and results.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = results.read_text().count("\n")
+    assert 3 <= before < 24, "the run should have been killed part-way"
+    r = run_cli(*args[3:])
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = read_jsonl(results)
+    keys = [(row["id"], row["repeat"]) for row in rows]
+    assert len(keys) == len(set(keys)) == 24
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n"] == 24 and summary["computed_this_session"] == 24 - before
+
+
+def test_finished_run_does_no_work_on_rerun(tmp_path, data_dir):
+    out = tmp_path / "again"
+    args = ("model=tiny", "limit=2", "tokens=8", f"hydra.run.dir={out}")
+    assert run_cli(*args).returncode == 0
+    # The model path now points nowhere: a rerun that loaded the model would fail.
+    r = run_cli(*args, HARNESS_CACHE=str(tmp_path / "empty-cache"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["computed_this_session"] == 0 and summary["n"] == 2
+    assert not (tmp_path / "empty-cache").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("tokens=banana", "tokens='banana' is not a token count (accepted: 8k, 16k, 32k or an integer)"),
+        ("agents=0", "agents=0 must be at least 1"),
+        ("benchmark.data_files=/no/such/file.jsonl", "data file not found: /no/such/file.jsonl"),
+        ("benchmark.task=nope", "unknown benchmark task 'nope'; accepted: math500"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, override, message, data_dir):
+    r = run_cli("model=oracle", "limit=1", override, f"hydra.run.dir={tmp_path}")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0, r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unknown_group_option_lists_what_is_accepted(tmp_path):
+    r = run_cli("model=nope", f"hydra.run.dir={tmp_path}")
+    assert r.returncode != 0
+    assert "Could not find 'model/nope'" in r.stderr and "tiny" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_help_and_cfg_job_work_as_in_hydra():
+    r = run_cli("--help")
+    assert r.returncode == 0 and "agents, tokens" in r.stdout and "mas: " in r.stdout
+    r = run_cli("--cfg", "job", "tokens=16k", "mas=ceo")
+    assert r.returncode == 0 and "tokens: 16k" in r.stdout and "stop_on:" in r.stdout
+
+
+def test_sweep_writes_one_run_per_point(tmp_path, data_dir):
+    r = run_cli("-m", "model=tiny", "agents=2,3", "tokens=16,32", "limit=2",
+                f"hydra.sweep.dir={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    summaries = sorted(Path(tmp_path).rglob("summary.json"))
+    assert len(summaries) == 4
+    points = {(json.loads(p.read_text())["agents"], json.loads(p.read_text())["tokens"]) for p in summaries}
+    assert points == {(2, 16), (2, 32), (3, 16), (3, 32)}

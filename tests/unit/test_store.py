@@ -1,0 +1,59 @@
+import json
+
+import pytest
+from omegaconf import OmegaConf
+
+from harness.errors import ConfigError
+from harness.store import RunStore
+
+
+def _cfg(**over):
+    base = {"model": {"name": "tiny", "max_concurrency": 4}, "tokens": 64, "limit": 3, "run": {}}
+    return OmegaConf.merge(OmegaConf.create(base), OmegaConf.create(over))
+
+
+def test_append_then_load_round_trips(tmp_path):
+    store = RunStore(tmp_path)
+    store.prepare(_cfg())
+    store.append({"id": "a", "repeat": 0, "correct": True}, {"id": "a", "calls": []})
+    store.append({"id": "a", "repeat": 1, "correct": False}, {"id": "a", "calls": []})
+    store.close()
+    done = RunStore(tmp_path).load_results()
+    assert set(done) == {("a", 0), ("a", 1)}
+    assert done[("a", 0)]["correct"] is True
+
+
+def test_torn_last_line_is_cut_before_the_next_append(tmp_path):
+    store = RunStore(tmp_path)
+    store.prepare(_cfg())
+    store.append({"id": "a", "repeat": 0, "correct": True}, {"id": "a"})
+    store.close()
+    with open(tmp_path / "results.jsonl", "a") as f:
+        f.write('{"id": "b", "repe')  # kill -9 mid-write
+    store = RunStore(tmp_path)
+    assert set(store.load_results()) == {("a", 0)}
+    store.append({"id": "b", "repeat": 0, "correct": False}, {"id": "b"})
+    store.close()
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["a", "b"]
+
+
+def test_duplicate_keys_count_once(tmp_path):
+    (tmp_path / "results.jsonl").write_text(
+        '{"id": "a", "repeat": 0, "correct": true}\n{"id": "a", "repeat": 0, "correct": false}\n'
+    )
+    done = RunStore(tmp_path).load_results()
+    assert len(done) == 1 and done[("a", 0)]["correct"] is True
+
+
+def test_resume_refuses_a_different_configuration(tmp_path):
+    store = RunStore(tmp_path)
+    store.prepare(_cfg())
+    store.append({"id": "a", "repeat": 0, "correct": True}, {"id": "a"})
+    store.close()
+    # volatile keys (limit, concurrency) may change on resume
+    RunStore(tmp_path).prepare(_cfg(limit=10, model={"max_concurrency": 1}))
+    with pytest.raises(ConfigError, match="tokens"):
+        RunStore(tmp_path).prepare(_cfg(tokens=128))
+    RunStore(tmp_path).prepare(_cfg(tokens=128), overwrite=True)
+    assert not (tmp_path / "results.jsonl").exists()
