@@ -40,8 +40,17 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             return None
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    keys = ("benchmark", "model", "mas", "n", "accuracy", "stderr", "calls",
-            "completion_tokens", "wall_s")
+    keys = (
+        "benchmark",
+        "model",
+        "mas",
+        "n",
+        "accuracy",
+        "stderr",
+        "calls",
+        "completion_tokens",
+        "wall_s",
+    )
     print(json.dumps({k: summary.get(k) for k in keys}))
     log.info("summary: %s", os.path.join(run_dir, "summary.json"))
     return summary.get("accuracy")  # for Hydra sweepers that optimise a value

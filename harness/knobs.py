@@ -14,7 +14,9 @@ _TOKENS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kK]?)\s*(?:tokens?)?\s*$")
 def parse_tokens(value: Any, what: str = "tokens") -> int:
     """``8k`` → 8192 (k = 1024, the paper's 2k…32k budget menu), ``256`` → 256."""
     if isinstance(value, bool):
-        raise ConfigError(f"{what}={value!r} is not a token count (accepted: 8k, 16k, 32k or an integer)")
+        raise ConfigError(
+            f"{what}={value!r} is not a token count (accepted: 8k, 16k, 32k or an integer)"
+        )
     if isinstance(value, int):
         n = value
     else:

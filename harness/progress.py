@@ -53,7 +53,9 @@ class Progress:
         elif self.done / self.total >= self._next_log or self.done == self.total:
             # Non-interactive logs: about ten lines per run, not one per problem.
             self._next_log = (int(self.done / self.total * 10) + 1) / 10
-            log.info("%s: %d/%d done, accuracy %s, %s tok/s", self.label, self.done, self.total, acc, tps)
+            log.info(
+                "%s: %d/%d done, accuracy %s, %s tok/s", self.label, self.done, self.total, acc, tps
+            )
 
     def close(self) -> None:
         if self._bar is not None:

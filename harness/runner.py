@@ -46,9 +46,15 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     done = store.load_results()
     todo = [(p, r) for p in problems for r in range(knobs.repeats) if (p.id, r) not in done]
     label = f"{cfg.model.name}/{cfg.mas.name}/{cfg.benchmark.name}"
-    log.info("%s: %d problems × %d repeats, %d already done, %d to run (%s)", label,
-             len(problems), knobs.repeats, len(problems) * knobs.repeats - len(todo), len(todo),
-             store.dir)
+    log.info(
+        "%s: %d problems × %d repeats, %d already done, %d to run (%s)",
+        label,
+        len(problems),
+        knobs.repeats,
+        len(problems) * knobs.repeats - len(todo),
+        len(todo),
+        store.dir,
+    )
 
     engine_stats: dict[str, Any] = {}
     if todo:
@@ -153,7 +159,10 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat):
         "answer": score.answer,
         "reason": score.reason,
         "error": result.error,
-        **{k: totals[k] for k in ("calls", "prompt_tokens", "completion_tokens", "rounds", "agents")},
+        **{
+            k: totals[k]
+            for k in ("calls", "prompt_tokens", "completion_tokens", "rounds", "agents")
+        },
         "tokens_by_role": totals["by_role"],
         "latency_s": round(time.perf_counter() - t0, 4),
         "score_details": score.details,

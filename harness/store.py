@@ -22,8 +22,17 @@ from omegaconf import DictConfig, OmegaConf
 from harness.errors import ConfigError
 
 # Keys that do not change what a result means: a resume may differ in these.
-VOLATILE_KEYS = ("limit", "run", "hydra", "run_id", "scoring.workers", "sandbox.workers",
-                 "model.max_concurrency", "model.max_batch", "model.cache_dir")
+VOLATILE_KEYS = (
+    "limit",
+    "run",
+    "hydra",
+    "run_id",
+    "scoring.workers",
+    "sandbox.workers",
+    "model.max_concurrency",
+    "model.max_batch",
+    "model.cache_dir",
+)
 
 
 class RunStore:
@@ -123,7 +132,11 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def _identity(cfg: dict[str, Any]) -> dict[str, Any]:
     flat = _flatten(cfg)
-    return {k: v for k, v in flat.items() if not any(k == p or k.startswith(p + ".") for p in VOLATILE_KEYS)}
+    return {
+        k: v
+        for k, v in flat.items()
+        if not any(k == p or k.startswith(p + ".") for p in VOLATILE_KEYS)
+    }
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:

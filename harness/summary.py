@@ -49,7 +49,9 @@ def summarize(
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "tokens_per_problem": round((prompt + completion) / len(rows), 1) if rows else None,
-            "completion_tokens_per_correct": round(completion / n_correct, 1) if n_correct else None,
+            "completion_tokens_per_correct": round(completion / n_correct, 1)
+            if n_correct
+            else None,
             "mean_rounds": _mean(r.get("rounds") for r in rows),
             "mean_agents": _mean(r.get("agents") for r in rows),
             # Throughput of this session only: resumed rows cost nothing now.

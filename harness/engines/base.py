@@ -77,8 +77,8 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def _generate(self, request: Request) -> Completion: ...
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook
         """Load weights / open connections. Called once, only when there is work to do."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (threads, processes, servers)."""

@@ -8,8 +8,16 @@ from harness.errors import ConfigError
 from harness.mas.prompts import Prompts
 
 
-def build_mas(mas_cfg: Any, prompts_cfg: Any, *, agents: int, tokens: int, turns: int,
-              critic_rounds: int, sandbox_factory: Any = None) -> Any:
+def build_mas(
+    mas_cfg: Any,
+    prompts_cfg: Any,
+    *,
+    agents: int,
+    tokens: int,
+    turns: int,
+    critic_rounds: int,
+    sandbox_factory: Any = None,
+) -> Any:
     """The system named by ``mas.name``; ``sandbox_factory()`` returns the shared sandbox
     (the executor role of code tasks needs it; other systems never call it)."""
     name = mas_cfg.name

@@ -56,6 +56,14 @@ class EpisodeResult:
             "rounds": self.rounds,
             "agents": max(self.agents) if self.agents else 0,
             "by_role": by_role,
+            # mas=ceo: what the CEO chose each round (after clamping)
+            "ceo_decisions": [
+                {k: e.get(k) for k in ("round", "stop", "agents", "budget", "parsed")}
+                for e in self.events
+                if e.get("kind") == "ceo_decision"
+            ],
+            "fallbacks": sum(1 for e in self.events if e.get("kind") == "fallback"),
+            "parse_failures": sum(1 for e in self.events if e.get("kind") == "parse_failed"),
         }
 
     def transcript(self) -> dict[str, Any]:
@@ -102,7 +110,12 @@ class Episode:
         self.result.events.append({"kind": kind, **data})
 
     async def call(
-        self, role: str, messages: list[dict[str, str]], max_tokens: int, round_: int = 0, k: int = 0
+        self,
+        role: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        round_: int = 0,
+        k: int = 0,
     ) -> CallRecord:
         """Ask the engine once; never raises for engine errors (they become a recorded call)."""
         seed = call_seed(self.seed, self.problem.id, self.repeat, role, round_, k)

@@ -65,8 +65,10 @@ class Prompts:
     def render(self, *path: str, problem: Problem, **fields: Any) -> str:
         return self._format(self.get(*path), path, problem, fields)
 
-    def render_role(self, role: str, part: str, problem: Problem, **fields: Any) -> str:
-        return self._format(self.pick(role, part, problem.domain), (role, part), problem, fields)
+    def render_role(self, agent: str, part: str, problem: Problem, /, **fields: Any) -> str:
+        """``<agent>.<part>`` for the problem's domain; positional-only, so ``role`` (the expert
+        an agent plays) stays free as a template field."""
+        return self._format(self.pick(agent, part, problem.domain), (agent, part), problem, fields)
 
     def _format(
         self, template: str, path: tuple[str, ...], problem: Problem, fields: dict[str, Any]

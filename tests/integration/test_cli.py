@@ -14,8 +14,18 @@ import pytest
 
 from tests.conftest import ROOT, cli_env, read_jsonl, run_cli
 
-SUMMARY_KEYS = {"benchmark", "model", "mas", "n", "accuracy", "stderr", "wall_s", "calls",
-                "prompt_tokens", "completion_tokens"}
+SUMMARY_KEYS = {
+    "benchmark",
+    "model",
+    "mas",
+    "n",
+    "accuracy",
+    "stderr",
+    "wall_s",
+    "calls",
+    "prompt_tokens",
+    "completion_tokens",
+}
 
 
 def test_tiny_model_run_writes_the_run_store(tmp_path, data_dir):
@@ -23,7 +33,7 @@ def test_tiny_model_run_writes_the_run_store(tmp_path, data_dir):
     r = run_cli("model=tiny", "benchmark=math500", "limit=4", "tokens=24", f"hydra.run.dir={out}")
     assert r.returncode == 0, r.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert SUMMARY_KEYS <= set(summary)
+    assert set(summary) >= SUMMARY_KEYS
     assert summary["n"] == 4 and summary["calls"] == 4
     assert 0 < summary["completion_tokens"] <= 4 * 24
     rows = read_jsonl(out / "results.jsonl")
@@ -47,8 +57,10 @@ def test_replay_scores_unanswered_problems_and_reports_unknown_ids(tmp_path, dat
     first = json.loads((data_dir / "math500.jsonl").read_text().splitlines()[0])
     replay = tmp_path / "replay.jsonl"
     replay.write_text(
-        json.dumps({"id": first["unique_id"], "response": f"\\boxed{{{first['answer']}}}"}) + "\n"
-        + json.dumps({"id": "no-such-problem", "response": "\\boxed{1}"}) + "\n"
+        json.dumps({"id": first["unique_id"], "response": f"\\boxed{{{first['answer']}}}"})
+        + "\n"
+        + json.dumps({"id": "no-such-problem", "response": "\\boxed{1}"})
+        + "\n"
     )
     out = tmp_path / "replay"
     r = run_cli("model=replay", f"model.path={replay}", "limit=3", f"hydra.run.dir={out}")
@@ -61,10 +73,24 @@ def test_replay_scores_unanswered_problems_and_reports_unknown_ids(tmp_path, dat
 
 def test_kill_minus_9_then_rerun_counts_every_problem_once(tmp_path, data_dir):
     out = tmp_path / "resume"
-    args = [sys.executable, "-m", "harness", "model=tiny", "limit=24", "tokens=96",
-            "model.max_concurrency=2", f"hydra.run.dir={out}"]
-    proc = subprocess.Popen(args, cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "harness",
+        "model=tiny",
+        "limit=24",
+        "tokens=96",
+        "model.max_concurrency=2",
+        f"hydra.run.dir={out}",
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     results = out / "results.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -99,7 +125,10 @@ def test_finished_run_does_no_work_on_rerun(tmp_path, data_dir):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("tokens=banana", "tokens='banana' is not a token count (accepted: 8k, 16k, 32k or an integer)"),
+        (
+            "tokens=banana",
+            "tokens='banana' is not a token count (accepted: 8k, 16k, 32k or an integer)",
+        ),
         ("agents=0", "agents=0 must be at least 1"),
         ("benchmark.data_files=/no/such/file.jsonl", "data file not found: /no/such/file.jsonl"),
         ("benchmark.task=nope", "unknown benchmark task 'nope'; accepted: math500"),
@@ -128,10 +157,14 @@ def test_help_and_cfg_job_work_as_in_hydra():
 
 
 def test_sweep_writes_one_run_per_point(tmp_path, data_dir):
-    r = run_cli("-m", "model=tiny", "agents=2,3", "tokens=16,32", "limit=2",
-                f"hydra.sweep.dir={tmp_path}")
+    r = run_cli(
+        "-m", "model=tiny", "agents=2,3", "tokens=16,32", "limit=2", f"hydra.sweep.dir={tmp_path}"
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     summaries = sorted(Path(tmp_path).rglob("summary.json"))
     assert len(summaries) == 4
-    points = {(json.loads(p.read_text())["agents"], json.loads(p.read_text())["tokens"]) for p in summaries}
+    points = {
+        (json.loads(p.read_text())["agents"], json.loads(p.read_text())["tokens"])
+        for p in summaries
+    }
     assert points == {(2, 16), (2, 32), (3, 16), (3, 32)}

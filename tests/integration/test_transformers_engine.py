@@ -11,9 +11,17 @@ from tests.conftest import CACHE
 
 
 def _engine(**over) -> TransformersEngine:
-    cfg = {"name": "tiny", "engine": "transformers", "path": None, "build": "tiny",
-           "cache_dir": str(CACHE / "models"), "max_concurrency": 16, "max_batch": 16,
-           "dtype": "float32", "device": "cpu"}
+    cfg = {
+        "name": "tiny",
+        "engine": "transformers",
+        "path": None,
+        "build": "tiny",
+        "cache_dir": str(CACHE / "models"),
+        "max_concurrency": 16,
+        "max_batch": 16,
+        "dtype": "float32",
+        "device": "cpu",
+    }
     return TransformersEngine(OmegaConf.create({**cfg, **over}))
 
 

@@ -6,8 +6,15 @@ from harness.knobs import Knobs, parse_tokens
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("8k", 8192), ("16k", 16384), ("32K", 32768), (256, 256), ("256", 256), ("8192 tokens", 8192),
-     ("1.5k", 1536)],
+    [
+        ("8k", 8192),
+        ("16k", 16384),
+        ("32K", 32768),
+        (256, 256),
+        ("256", 256),
+        ("8192 tokens", 8192),
+        ("1.5k", 1536),
+    ],
 )
 def test_tokens_accepts_k_suffix_and_integers(value, expected):
     assert parse_tokens(value) == expected

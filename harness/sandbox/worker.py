@@ -1,0 +1,525 @@
+"""Pre-started worker that runs inside the sandbox and forks one locked-down child per program.
+
+Standalone on purpose (stdlib only, no `harness` imports): it is started as a script inside
+bubblewrap (or the fallback), and the program's children inherit its memory, so anything imported
+here is visible to the programs.
+
+Per program the process tree is:
+
+    worker ── supervisor ── init (pid 1 of a fresh pid namespace) ── program
+                 │ new user + mount namespace, fresh tmpfs /tmp (the working directory)
+
+Killing the supervisor kills init (PDEATHSIG), and when init dies the kernel kills every process
+left in its pid namespace, so nothing a program starts survives it.  The per-program user
+namespace also gives each program its own RLIMIT_NPROC count (the kernel counts processes per
+user namespace), so a fork bomb in one program cannot starve the others or the worker.
+
+Protocol on fds 0/1: 4-byte big-endian length + JSON, one request then one reply.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+
+PROGRAM_FILE = "program.py"
+REPORT_LIMIT = 8192
+# Modules most test programs import; importing them once here makes them free in every child.
+PREIMPORT = (
+    "math collections itertools functools heapq bisect re string typing random statistics "
+    "fractions decimal copy operator json datetime array dataclasses enum cmath hashlib "
+    "traceback linecache types textwrap unicodedata"
+)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _write_file(path: str, data: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+
+def _mount_tmpfs(target: str, size_mb: int) -> None:
+    opts = f"size={size_mb}m,mode=1777".encode()
+    ret = _libc.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts)
+    _check(ret, f"mount tmpfs {target}")
+
+
+def probe_namespaces(want_net: bool) -> dict:
+    """Which per-program namespaces this kernel lets us create (tried in a throwaway child)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | (CLONE_NEWNET if want_net else 0)
+        ok = _libc.unshare(flags) == 0
+        if ok:
+            try:
+                _enter_user_ns(os.getuid(), os.getgid())
+                _mount_tmpfs("/tmp", 1)
+            except OSError:
+                ok = False
+        os.write(w, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(w)
+    ok = os.read(r, 1) == b"1"
+    os.close(r)
+    os.waitpid(pid, 0)
+    return {"userns": ok}
+
+
+def _enter_user_ns(uid: int, gid: int) -> None:
+    # Map our own ids 1:1 so files we create have a valid owner (unmapped ids give EOVERFLOW).
+    # Writing our own /proc/self maps needs the dumpable flag, which the worker keeps off.
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    _write_file("/proc/self/setgroups", "deny")
+    _write_file("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write_file("/proc/self/gid_map", f"{gid} {gid} 1")
+
+
+# --------------------------------------------------------------------------- program side
+
+
+def _report(fd: int, obj: dict) -> None:
+    try:
+        os.write(fd, (json.dumps(obj)[:REPORT_LIMIT] + "\n").encode())
+    except OSError:
+        pass
+
+
+def _exception_detail(exc: BaseException) -> str:
+    import traceback
+
+    head = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, SyntaxError):
+        return f"{head}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == PROGRAM_FILE]
+    if frames:
+        last = frames[-1]
+        return f"{head} (line {last.lineno}: {(last.line or '').strip()})"
+    return head
+
+
+def _run_program(source: str, report_fd: int) -> int:
+    import builtins
+    import linecache
+    import types
+
+    code = 0
+    # Tracebacks and inspect.getsource need the source; there is no file on disk to read.
+    linecache.cache[PROGRAM_FILE] = (len(source), None, source.splitlines(True), PROGRAM_FILE)
+    main = types.ModuleType("__main__")
+    main.__file__ = PROGRAM_FILE
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    sys.argv = [PROGRAM_FILE]
+    try:
+        exec(compile(source, PROGRAM_FILE, "exec"), main.__dict__)
+    except SystemExit as exc:
+        if exc.code is None:
+            code = 0
+        elif isinstance(exc.code, int):
+            code = exc.code & 0xFF
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+        if code:
+            _report(report_fd, {"exc": "SystemExit", "detail": f"exit code {code}"})
+    except BaseException as exc:  # noqa: BLE001 - every exception is the program's verdict
+        import traceback
+
+        try:
+            # Drop this runner's own frame so the traceback starts in the program.
+            tb = None if isinstance(exc, SyntaxError) else exc.__traceback__.tb_next
+            traceback.print_exception(type(exc), exc, tb)
+        except BaseException:  # noqa: BLE001 - e.g. MemoryError while formatting
+            pass
+        _report(report_fd, {"exc": type(exc).__name__, "detail": _exception_detail(exc)})
+        code = 1
+    try:
+        import threading
+
+        threading._shutdown()  # a script's non-daemon threads finish before it exits
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - e.g. the reader is gone or the file is full
+            pass
+    return code
+
+
+def _set_limits(lim: dict) -> None:
+    def cap(kind: int, value: int | None) -> None:
+        if value is not None and value > 0:
+            resource.setrlimit(kind, (value, value))
+
+    cpu = lim.get("cpu_s")
+    if cpu:
+        # Soft limit sends SIGXCPU; the hard limit one second later is SIGKILL as a backstop.
+        resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 1))
+    mb = 1024 * 1024
+    cap(resource.RLIMIT_AS, lim.get("memory_mb") and lim["memory_mb"] * mb)
+    cap(resource.RLIMIT_FSIZE, lim.get("fsize_mb") and lim["fsize_mb"] * mb)
+    cap(resource.RLIMIT_NOFILE, lim.get("nofile"))
+    cap(resource.RLIMIT_NPROC, lim.get("nproc"))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _program_child(req: dict, out_w: int, err_w: int, rep_w: int, workdir: str) -> None:
+    """The program process: std streams to pipes, limits on, then the program itself."""
+    try:
+        # Own session and process group: killpg(0) or a terminal signal reaches only the program.
+        os.setsid()
+        stdin_data = req.get("stdin")
+        if stdin_data:
+            in_fd = os.memfd_create("stdin")
+            os.write(in_fd, stdin_data.encode())
+            os.lseek(in_fd, 0, os.SEEK_SET)
+        else:
+            in_fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(in_fd, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.dup2(rep_w, 3)
+        # The program owns the std streams for its whole life, so no context managers below.
+        os.closerange(4, 65536)
+        os.makedirs(workdir, exist_ok=True)
+        os.chdir(workdir)
+        os.environ["HOME"] = workdir
+        os.environ["PWD"] = workdir
+        sys.path.insert(0, workdir)
+        stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        stderr = open(  # noqa: SIM115
+            2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
+        )
+        sys.stdin = sys.__stdin__ = stdin
+        sys.stdout = sys.__stdout__ = stdout
+        sys.stderr = sys.__stderr__ = stderr
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        _set_limits(req["limits"])
+    except BaseException as exc:  # noqa: BLE001
+        _report(rep_w, {"setup_error": f"{type(exc).__name__}: {exc}"})
+        os._exit(125)
+    os._exit(_run_program(req["program"], 3))
+
+
+def _init_child(req: dict, out_w: int, err_w: int, rep_w: int, workdir: str) -> None:
+    """pid 1 of the program's namespace: start the program, reap, report its status."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    pid = os.fork()
+    if pid == 0:
+        _program_child(req, out_w, err_w, rep_w, workdir)
+    os.close(out_w)
+    os.close(err_w)
+    while True:
+        try:
+            wpid, status, ru = os.wait4(-1, 0)
+        except ChildProcessError:
+            status, ru = None, None
+            break
+        except InterruptedError:
+            continue
+        if wpid == pid:
+            break
+    if status is not None:
+        cpu = ru.ru_utime + ru.ru_stime
+        _report(rep_w, {"status": status, "cpu_s": cpu, "maxrss_kb": ru.ru_maxrss})
+    os._exit(0)
+
+
+def _supervisor_child(req: dict, out_w: int, err_w: int, rep_w: int, ns: dict) -> None:
+    try:
+        workdir = "/tmp/work"
+        if ns["userns"]:
+            flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID
+            if ns["own_net"]:
+                flags |= CLONE_NEWNET
+            _check(_libc.unshare(flags), "unshare")
+            _enter_user_ns(ns["uid"], ns["gid"])
+            tmp_mb = req["limits"].get("tmpfs_mb") or 64
+            for target in ns["tmpfs"]:
+                _mount_tmpfs(target, tmp_mb)
+        else:
+            os.setsid()  # without a pid namespace the process group is all we can kill
+            workdir = req["fallback_workdir"]
+    except BaseException as exc:  # noqa: BLE001
+        _report(rep_w, {"setup_error": f"{type(exc).__name__}: {exc}"})
+        os._exit(125)
+    pid = os.fork()
+    if pid == 0:
+        _init_child(req, out_w, err_w, rep_w, workdir)
+    os.close(out_w)
+    os.close(err_w)
+    os.close(rep_w)
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    os._exit(0)
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+class _Capture:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.limit - self.kept
+        if room > 0:
+            self.chunks.append(data[:room])
+            self.kept += min(room, len(data))
+
+    def text(self) -> str:
+        out = b"".join(self.chunks).decode("utf-8", errors="replace")
+        if self.total > self.kept:
+            out += f"\n...[truncated {self.total - self.kept} bytes]"
+        return out
+
+
+def execute(req: dict, ns: dict, proto_in: int) -> dict:
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    fallback_dir = None
+    if not ns["userns"]:
+        import tempfile
+
+        fallback_dir = tempfile.mkdtemp(prefix="sbx-")
+        os.chmod(fallback_dir, 0o700)
+        req["fallback_workdir"] = fallback_dir
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(out_r)
+        os.close(err_r)
+        os.close(rep_r)
+        _supervisor_child(req, out_w, err_w, rep_w, ns)
+    os.close(out_w)
+    os.close(err_w)
+    os.close(rep_w)
+
+    limit = int(req["limits"].get("output_bytes") or 65536)
+    caps = {out_r: _Capture(limit), err_r: _Capture(limit), rep_r: _Capture(REPORT_LIMIT)}
+    open_fds = set(caps)
+    deadline = start + float(req["timeout_s"])
+    timed_out = False
+    harness_gone = False
+    kill_deadline = None
+    while open_fds:
+        now = time.monotonic()
+        if not timed_out and now >= deadline:
+            timed_out = True
+            _kill_program(pid, ns)
+            kill_deadline = now + 2.0
+        if kill_deadline is not None and now >= kill_deadline:
+            break  # a process we cannot see holds a pipe: give up on the rest of its output
+        wait = (deadline if not timed_out else kill_deadline) - now
+        try:
+            ready, _, _ = select.select([*open_fds, proto_in], [], [], max(wait, 0.0))
+        except InterruptedError:
+            continue
+        for fd in ready:
+            if fd == proto_in:
+                harness_gone = True
+                continue
+            try:
+                data = os.read(fd, 1 << 16)
+            except OSError:
+                data = b""
+            if data:
+                caps[fd].add(data)
+            else:
+                open_fds.discard(fd)
+        if harness_gone:
+            _kill_program(pid, ns)
+            os._exit(0)
+    wall = time.monotonic() - start
+    _kill_program(pid, ns)
+    os.waitpid(pid, 0)
+    _reap_orphans()
+    for fd in caps:
+        os.close(fd)
+    if fallback_dir is not None:
+        import shutil
+
+        shutil.rmtree(fallback_dir, ignore_errors=True)
+    reports = []
+    for line in b"".join(caps[rep_r].chunks).decode("utf-8", "replace").splitlines():
+        try:
+            reports.append(json.loads(line))
+        except ValueError:
+            pass
+    return {
+        "stdout": caps[out_r].text(),
+        "stderr": caps[err_r].text(),
+        "stdout_bytes": caps[out_r].total,
+        "timed_out": timed_out,
+        "wall_s": wall,
+        "reports": reports,
+    }
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    if int(fh.read().rsplit(b")", 1)[1].split()[1]) == me:
+                        kids.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return kids
+
+
+def _reap_orphans() -> None:
+    """Kill and reap whatever the program left behind before we answer.
+
+    The worker is a child subreaper, so orphans come back to it: a killed supervisor's init
+    (reaping it means its whole pid namespace is gone), or, without namespaces, any process the
+    program daemonised.
+    """
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid:
+            continue
+        for kid in _children():
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.001)
+
+
+def _kill_program(pid: int, ns: dict) -> None:
+    try:
+        if ns["userns"]:
+            os.kill(pid, signal.SIGKILL)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        try:
+            chunk = os.read(fd, n - len(buf))
+        except InterruptedError:
+            continue
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def _send(fd: int, obj: dict) -> None:
+    data = json.dumps(obj).encode()
+    view = memoryview(struct.pack(">I", len(data)) + data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _drop_privileges(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+
+
+def main() -> None:
+    opts = json.loads(sys.argv[1])
+    # Keep the protocol on private fds so nothing a child prints can corrupt it.
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    if opts.get("drop_to_uid") is not None:
+        _drop_privileges(opts["drop_to_uid"], opts["drop_to_gid"])
+    for name in PREIMPORT.split() + list(opts.get("preimport") or []):
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - optional modules may be absent
+            pass
+    # Programs run as our uid: without this they could read or write our memory via /proc.
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    ns = probe_namespaces(opts.get("own_net", False))
+    ns.update(
+        uid=os.getuid(),
+        gid=os.getgid(),
+        own_net=opts.get("own_net", False),
+        tmpfs=[p for p in opts.get("tmpfs", ["/tmp"]) if os.path.isdir(p)],
+    )
+    _send(proto_out, {"ready": True, "pid": os.getpid(), "uid": os.getuid(), **ns})
+    while True:
+        head = _read_exact(proto_in, 4)
+        if head is None:
+            return
+        body = _read_exact(proto_in, struct.unpack(">I", head)[0])
+        if body is None:
+            return
+        req = json.loads(body)
+        try:
+            reply = execute(req, ns, proto_in)
+        except Exception as exc:  # noqa: BLE001 - reported as sandbox_error, worker stays up
+            reply = {"worker_error": f"{type(exc).__name__}: {exc}"}
+        try:
+            _send(proto_out, reply)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                return
+            raise
+
+
+if __name__ == "__main__":
+    main()

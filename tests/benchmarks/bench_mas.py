@@ -1,0 +1,123 @@
+"""Orchestration overhead of the multi-agent systems: agent calls per second through full
+episodes with an engine that answers instantly (so only prompt rendering, parsing, seeding,
+transcript recording and asyncio scheduling are measured). Target: >= 1,000 calls/s on one core.
+
+    .venv/bin/python tests/benchmarks/bench_mas.py [--episodes 300] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from harness.engines.base import Completion, Engine, Request
+from harness.mas import build_mas
+from harness.mas.base import Episode
+from harness.mas.parsing import canned_response
+from tasks.base import Problem
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+# Worst case for the orchestration: every round runs to the end (critics always object, the
+# evaluator never accepts), and the CEO asks for more experts than allowed (clamped).
+SCRIPT = {
+    "critic": "Step 2 does not follow from step 1. [Disagree]",
+    "evaluator": "### Correctness: 0\n### Advice: recheck step 2\n### Recruiting Suggestion: a logician",
+    "ceo": "### Decision: <Continue>\n### Recruit Number: 9\n### Direction: step 2\n### Maximum Tokens: 8k",
+}
+
+
+class InstantEngine(Engine):
+    name = "instant"
+    uses_model = False
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(max_concurrency=10_000)
+        self.domain = domain
+
+    async def _generate(self, request: Request) -> Completion:
+        text = SCRIPT.get(request.role) or canned_response(request.role, self.domain)
+        return Completion(text=text, prompt_tokens=100, completion_tokens=20, latency_s=1e-9)
+
+
+class InstantSandbox:
+    async def run(self, program: str, timeout_s: float | None = None) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(
+            verdict="passed", stdout="3/3 tests passed", stderr="", detail="", passed=True
+        )
+
+
+def mas_cfg(name: str, agents: int) -> Any:
+    node = OmegaConf.load(CONF / "mas" / f"{name}.yaml")
+    if "defaults" in node:
+        base = OmegaConf.load(CONF / "mas" / "agentverse.yaml")
+        del node["defaults"]
+        node = OmegaConf.merge(base, node)
+    root = OmegaConf.create({"agents": agents, "mas": node})
+    return root.mas
+
+
+async def bench(name: str, domain: str, episodes: int, concurrency: int) -> dict[str, float]:
+    sandbox = InstantSandbox()
+    mas = build_mas(
+        mas_cfg(name, 3),
+        OmegaConf.load(CONF / "prompts" / "default.yaml"),
+        agents=3,
+        tokens=16384,
+        turns=3,
+        critic_rounds=2,
+        sandbox_factory=lambda: sandbox,
+    )
+    engine = InstantEngine(domain)
+    prompt = "def add(a, b):\n    ...\n" if domain == "code" else "What is 6 * 7? " * 20
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> Episode:
+        async with gate:
+            problem = Problem(f"p{i}", prompt, domain, None, "")
+            ep = Episode(engine, problem, 0, seed=i)
+            await mas.solve(ep)
+            assert ep.result.error is None, ep.result.error
+            return ep
+
+    start = time.perf_counter()
+    eps = await asyncio.gather(*(one(i) for i in range(episodes)))
+    wall = time.perf_counter() - start
+    calls = sum(len(ep.result.calls) for ep in eps)
+    return {
+        "episodes": episodes,
+        "calls": calls,
+        "wall_s": wall,
+        "calls_per_s": calls / wall,
+        "us_per_call": 1e6 * wall / calls,
+        "calls_per_episode": calls / episodes,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--episodes", type=int, default=300)
+    ap.add_argument("--concurrency", type=int, default=64)
+    args = ap.parse_args()
+    print(
+        f"{'system':<12}{'domain':<8}{'episodes':>9}{'calls':>8}{'calls/ep':>10}"
+        f"{'wall s':>9}{'calls/s':>10}{'µs/call':>9}"
+    )
+    for name, domain in [("ceo", "math"), ("ceo", "code"), ("agentverse", "math")]:
+        r = asyncio.run(bench(name, domain, args.episodes, args.concurrency))
+        print(
+            f"{name:<12}{domain:<8}{r['episodes']:>9}{r['calls']:>8}{r['calls_per_episode']:>10.1f}"
+            f"{r['wall_s']:>9.2f}{r['calls_per_s']:>10.0f}{r['us_per_call']:>9.0f}"
+        )
+    print("target: >= 1000 calls/s on one core (ceo rows)")
+
+
+if __name__ == "__main__":
+    main()

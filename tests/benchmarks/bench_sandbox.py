@@ -1,0 +1,156 @@
+"""Wall time to grade MBPP-S (427 reference programs) through the sandbox, beside two baselines.
+
+    .venv/bin/python tests/benchmarks/bench_sandbox.py [--skip-plain]
+
+Prints figures only (no timed assertions); asserts that every reference program passes: all 427
+MBPP-S programs and all 164 HumanEval programs.  Data: $HARNESS_DATA_DIR, default
+../shared/benchmarks relative to the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from harness.sandbox import Sandbox  # noqa: E402
+
+TIMEOUT_S = 20.0
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("HARNESS_DATA_DIR") or REPO.parent / "shared" / "benchmarks")
+
+
+def load_jsonl(name: str) -> list[dict]:
+    with open(data_dir() / name, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def mbpp_programs() -> list[tuple[str, str]]:
+    return [
+        (
+            str(row["task_id"]),
+            "\n".join(row["test_imports"])
+            + "\n"
+            + row["code"]
+            + "\n"
+            + "\n".join(row["test_list"]),
+        )
+        for row in load_jsonl("mbpp_sanitized.jsonl")
+    ]
+
+
+def humaneval_programs() -> list[tuple[str, str]]:
+    return [
+        (
+            row["task_id"],
+            row["prompt"]
+            + row["canonical_solution"]
+            + "\n"
+            + row["test"]
+            + f"\ncheck({row['entry_point']})",
+        )
+        for row in load_jsonl("humaneval.jsonl")
+    ]
+
+
+def run_plain(program: str) -> tuple[bool, float]:
+    """Baseline: one python3 subprocess per program, no isolation.
+
+    Uses the harness's own interpreter: `python3` on PATH may be a pyenv shim (a shell script)
+    that adds ~100 ms per start and would flatter the sandbox.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.py"
+        path.write_text(program)
+        start = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, str(path)],
+            cwd=tmp,
+            capture_output=True,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+        return proc.returncode == 0, time.monotonic() - start
+
+
+async def grade(sandbox: Sandbox, programs: list[tuple[str, str]]) -> dict[str, object]:
+    results = await asyncio.gather(*(sandbox.run(p, timeout_s=TIMEOUT_S) for _, p in programs))
+    return {tid: r for (tid, _), r in zip(programs, results, strict=True)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-plain", action="store_true", help="skip the subprocess baseline")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    mbpp = mbpp_programs()
+    human = humaneval_programs()
+    print(f"cores={cores} mbpp={len(mbpp)} humaneval={len(human)} python={sys.version.split()[0]}")
+
+    # Floor: the slowest single program alone (measured through plain python3).
+    if not args.skip_plain:
+        start = time.monotonic()
+        with ThreadPoolExecutor(cores) as pool:
+            outcomes = list(pool.map(lambda tp: run_plain(tp[1]), mbpp))
+        plain_wall = time.monotonic() - start
+        plain_pass = sum(ok for ok, _ in outcomes)
+        print(
+            f"plain python3 subprocess per program ({cores} parallel): {plain_wall:.2f} s, "
+            f"{plain_pass}/{len(mbpp)} passed"
+        )
+
+    cfg = {"workers": args.workers} if args.workers else None
+    sandbox = Sandbox.from_config(cfg)
+    try:
+        start = time.monotonic()
+        sandbox.start()
+        startup = time.monotonic() - start
+        start = time.monotonic()
+        results = asyncio.run(grade(sandbox, mbpp))
+        wall = time.monotonic() - start
+        # Floor: the slowest program run alone, unisolated, on an otherwise idle machine.
+        slowest_tid = max(results, key=lambda t: results[t].wall_s)
+        floor = min(run_plain(dict(mbpp)[slowest_tid])[1] for _ in range(2))
+        failures = {t: (r.verdict, r.detail) for t, r in results.items() if not r.passed}
+        print(
+            f"sandbox mechanism={sandbox.mechanism} missing={sandbox.missing_protections} "
+            f"workers={sandbox.config.n_workers} startup={startup:.2f} s"
+        )
+        print(
+            f"sandbox MBPP-S: {wall:.2f} s for {len(results)} programs, "
+            f"{len(results) - len(failures)}/{len(results)} passed"
+        )
+        print(
+            f"floor (slowest single program, task {slowest_tid}): {floor:.2f} s; "
+            f"sandbox / floor = {wall / floor:.2f}x"
+        )
+        assert not failures, f"MBPP-S reference programs failed: {failures}"
+
+        start = time.monotonic()
+        hresults = asyncio.run(grade(sandbox, human))
+        hwall = time.monotonic() - start
+        hfail = {t: (r.verdict, r.detail) for t, r in hresults.items() if not r.passed}
+        print(
+            f"sandbox HumanEval: {hwall:.2f} s for {len(hresults)} programs, "
+            f"{len(hresults) - len(hfail)}/{len(hresults)} passed"
+        )
+        assert not hfail, f"HumanEval canonical solutions failed: {hfail}"
+    finally:
+        sandbox.close()
+
+
+if __name__ == "__main__":
+    main()

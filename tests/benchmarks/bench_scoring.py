@@ -1,0 +1,88 @@
+"""Scoring throughput on MATH-500 (prints figures; no timed assertions).
+
+    .venv/bin/python tests/benchmarks/bench_scoring.py [--workers 2]
+
+1. oracle path: every reference solution scored by Math500.score (last-box extraction, then
+   the string shortcut or math-verify in the process pool), as ``model=oracle`` does;
+2. math-verify path: every extracted answer checked by math-verify in the pool with the string
+   shortcut disabled (the cost a real model's differently-written answers pay);
+3. the same for rewritten answers (``\\displaystyle``, ``\\dfrac``) through the full scorer.
+Target: all 500 in under 30 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from harness.scoring.extract import last_boxed
+from harness.scoring.math_equiv import _worker
+from tasks import get_task
+from tasks.base import ScoringContext
+
+DATA = Path(__file__).parents[2].parent / "shared" / "benchmarks"
+
+
+def perturb(answer: str) -> str:
+    # \displaystyle defeats the string shortcut, so every answer goes to math-verify.
+    return "\\displaystyle " + answer.replace("\\frac", "\\dfrac")
+
+
+async def main(workers: int) -> None:
+    os.environ.setdefault("HARNESS_DATA_DIR", str(DATA))
+    task = get_task({"name": "math500", "task": "math500"})
+    problems = task.load()
+    ctx = ScoringContext({"workers": workers, "timeout_s": 5})
+    try:
+        t0 = time.perf_counter()
+        await task.score(problems[0], "\\boxed{\\frac{1}{7}}", ctx)  # start the pool workers
+        warm = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        scores = await asyncio.gather(*(task.score(p, p.reference_response, ctx) for p in problems))
+        t_oracle = time.perf_counter() - t0
+
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        verdicts = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    ctx.pool(), _worker, last_boxed(p.reference_response), p.reference, 5, False
+                )
+                for p in problems
+            )
+        )
+        t_mv = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        perturbed = await asyncio.gather(
+            *(task.score(p, f"\\boxed{{{perturb(p.reference)}}}", ctx) for p in problems)
+        )
+        t_pert = time.perf_counter() - t0
+    finally:
+        ctx.close()
+
+    n = len(problems)
+    print(f"MATH-500 scoring, {workers} pool workers, {os.cpu_count()} cores")
+    print(f"  pool start-up                    {warm:6.2f} s")
+    print(
+        f"  oracle (scorer, shortcut on)     {t_oracle:6.2f} s  {n / t_oracle:8.1f} /s  "
+        f"correct {sum(s.correct for s in scores)}/{n}"
+    )
+    print(
+        f"  math-verify only (shortcut off)  {t_mv:6.2f} s  {n / t_mv:8.1f} /s  "
+        f"correct {sum(v for v, _ in verdicts)}/{n}"
+    )
+    print(
+        f"  perturbed answers (scorer)       {t_pert:6.2f} s  {n / t_pert:8.1f} /s  "
+        f"correct {sum(s.correct for s in perturbed)}/{n}"
+    )
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workers", type=int, default=2)
+    asyncio.run(main(ap.parse_args().workers))

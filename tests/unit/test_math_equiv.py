@@ -1,0 +1,126 @@
+"""Math answer extraction and equivalence on the hard cases (math-verify underneath)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from harness.scoring.extract import all_boxed, extract_math, last_boxed, strip_thinking
+from harness.scoring.math_equiv import is_equivalent, math_equal
+from tasks.base import ScoringContext
+
+EQUIVALENT = [
+    # fractions vs decimals, \dfrac, shorthand
+    ("0.5", "\\frac{1}{2}"),
+    ("\\dfrac{1}{2}", "\\frac{1}{2}"),
+    ("\\dfrac12", "\\frac{1}{2}"),
+    ("\\tfrac{3}{4}", "0.75"),
+    ("1/2", "\\frac12"),
+    # roots
+    ("2\\sqrt{2}", "\\sqrt{8}"),
+    ("\\sqrt2", "\\sqrt{2}"),
+    ("\\frac{\\sqrt3}{2}", "\\frac{\\sqrt{3}}{2}"),
+    # intervals, sets, tuples
+    ("[2, 5)", "[2,5)"),
+    ("(-\\infty, 3]", "(-\\infty,3]"),
+    ("\\{2, 1\\}", "\\{1,2\\}"),
+    ("3, 1, 2", "1,2,3"),
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\pi/2)"),
+    # matrices
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+    (
+        "\\begin{pmatrix} 0.5 & 0 \\\\ 0 & 1 \\end{pmatrix}",
+        "\\begin{pmatrix} \\frac{1}{2} & 0 \\\\ 0 & 1 \\end{pmatrix}",
+    ),
+    # percentages
+    ("50\\%", "50"),
+    ("50", "50\\%"),
+    ("12.5\\%", "12.5"),
+    # units (MATH-500's three unit answers, and \text{} units)
+    ("864", "864 \\mbox{ inches}^2"),
+    ("864 \\text{ square inches}", "864 \\mbox{ inches}^2"),
+    ("15", "15\\mbox{ cm}^2"),
+    ("\\text{5 inches}", "5"),
+    ("10 \\text{ dollars}", "10"),
+    ("\\$10", "10"),
+    # degrees
+    ("90", "90^\\circ"),
+    ("90^{\\circ}", "90^\\circ"),
+    ("90°", "90"),
+    # \text{} wrappers
+    ("\\text{(C)}", "C"),
+    ("\\textbf{(C)}", "\\text{(C)}"),
+    ("Evelyn", "\\text{Evelyn}"),
+    # trailing periods, equations, thousands separators
+    ("5.", "5"),
+    ("x = 5", "5"),
+    ("1{,}000", "1000"),
+    ("1,000", "1000"),
+    # symbolic
+    ("p - q", "p-q"),
+    ("x^2+2x+1", "(x+1)^2"),
+]
+
+NOT_EQUIVALENT = [
+    ("\\frac{1}{3}", "\\frac{1}{2}"),
+    ("0.33", "\\frac{1}{3}"),
+    ("[2, 5]", "[2,5)"),
+    ("\\{1, 2, 3\\}", "\\{1,2\\}"),
+    ("\\begin{pmatrix} 1 \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+    ("91^\\circ", "90^\\circ"),
+    ("\\text{(B)}", "\\text{(C)}"),
+    ("865", "864 \\mbox{ inches}^2"),
+    ("x^2+1", "(x+1)^2"),
+    ("\\frac{1}{", "\\frac{1}{2}"),
+]
+
+
+@pytest.mark.parametrize(("pred", "gold"), EQUIVALENT)
+def test_equivalent(pred: str, gold: str) -> None:
+    ok, how = is_equivalent(pred, gold)
+    assert ok, how
+
+
+@pytest.mark.parametrize(("pred", "gold"), NOT_EQUIVALENT)
+def test_not_equivalent(pred: str, gold: str) -> None:
+    ok, how = is_equivalent(pred, gold)
+    assert not ok, how
+
+
+def test_last_box_wins_and_braces_balance() -> None:
+    text = "First $\\boxed{1}$, then $\\boxed{\\frac{a}{b^{2}}}$ and finally \\fbox{\\{1,2\\}}."
+    assert all_boxed(text) == ["1", "\\frac{a}{b^{2}}", "\\{1,2\\}"]
+    assert last_boxed(text) == "\\{1,2\\}"
+    assert last_boxed("so \\boxed 7.") == "7"
+    assert last_boxed("\\boxed{unclosed") is None
+
+
+def test_extraction_fallbacks_are_recorded() -> None:
+    ex = extract_math("Many steps. The final answer is $42$.")
+    assert (ex.answer, ex.method) == ("42", "answer_is")
+    assert "no boxed answer" in (ex.note or "")
+    ex = extract_math("I cannot solve this")
+    assert ex.answer is None and ex.note == "no boxed answer"
+
+
+def test_thinking_is_not_graded() -> None:
+    assert strip_thinking("<think>\\boxed{1}</think> so \\boxed{2}") == " so \\boxed{2}"
+    assert extract_math("<think>\\boxed{1} and more thinking").answer is None
+
+
+def test_math_equal_runs_in_the_process_pool() -> None:
+    async def go() -> list[tuple[bool, str]]:
+        ctx = ScoringContext({"workers": 1, "timeout_s": 5})
+        try:
+            return await asyncio.gather(
+                math_equal("0.5", "\\frac{1}{2}", ctx),
+                math_equal("\\frac{1}{3}", "\\frac{1}{2}", ctx),
+                math_equal("\\left(", "\\frac{1}{2}", ctx),  # garbage never raises
+            )
+        finally:
+            ctx.close()
+
+    (ok1, how1), (ok2, _), (ok3, _) = asyncio.run(go())
+    assert ok1 and how1.startswith("math_verify")
+    assert not ok2 and not ok3
