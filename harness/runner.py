@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from harness.engines import build_engine
+from harness.errors import HarnessError
 from harness.knobs import Knobs
 from harness.mas import build_mas
 from harness.mas.base import Episode
@@ -76,6 +77,9 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         session_tokens=sum(int(done[(p.id, r)]["completion_tokens"]) for p, r in todo),
     )
     store.write_summary(summary)
+    if summary.get("sandbox_errors"):
+        log.warning("%d problems could not be graded: the sandbox failed (see score_details)",
+                    summary["sandbox_errors"])
     return summary
 
 
@@ -142,6 +146,8 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat):
     )
     try:
         result = await mas.solve(ep)
+    except HarnessError:
+        raise  # bad configuration: every episode would fail the same way
     except Exception as exc:  # one broken episode is a failed problem, not a failed run
         log.exception("episode %s/%d failed", problem.id, repeat)
         result = ep.result

