@@ -78,8 +78,10 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     )
     store.write_summary(summary)
     if summary.get("sandbox_errors"):
-        log.warning("%d problems could not be graded: the sandbox failed (see score_details)",
-                    summary["sandbox_errors"])
+        log.warning(
+            "%d problems could not be graded: the sandbox failed (see score_details)",
+            summary["sandbox_errors"],
+        )
     return summary
 
 
