@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.errors import ConfigError
 from tasks.base import Problem, Score, ScoringContext, Task
 
@@ -34,7 +35,7 @@ def task_names() -> list[str]:
 
 def get_task(benchmark_cfg: Any) -> Task:
     """The task named by ``benchmark.task`` (else ``benchmark.name``)."""
-    name = _get(benchmark_cfg, "task") or _get(benchmark_cfg, "name")
+    name = cfg_get(benchmark_cfg, "task") or cfg_get(benchmark_cfg, "name")
     name = str(name or "").strip()
     if name.startswith(LM_EVAL_PREFIX) and len(name) > len(LM_EVAL_PREFIX):
         from tasks.lm_eval_task import LmEvalTask
@@ -45,11 +46,3 @@ def get_task(benchmark_cfg: Any) -> Task:
         raise ConfigError(f"unknown benchmark task {name!r}; accepted: {', '.join(task_names())}")
     module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)(benchmark_cfg)
-
-
-def _get(cfg: Any, key: str) -> Any:
-    if cfg is None:
-        return None
-    if hasattr(cfg, "get"):
-        return cfg.get(key)
-    return getattr(cfg, key, None)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.errors import DataError
 
 #: problem domains: decides the prompt set and the answer format the agents are asked for
@@ -61,7 +62,7 @@ class Task:
     # -- loading -----------------------------------------------------------------------------
     def load_records(self) -> list[dict[str, Any]]:
         """Records from ``benchmark.data_files``, else ``$HARNESS_DATA_DIR``, else the HF hub."""
-        data_files = _get(self.cfg, "data_files")
+        data_files = cfg_get(self.cfg, "data_files")
         if data_files:
             return read_jsonl(Path(str(data_files)))
         data_dir = os.environ.get("HARNESS_DATA_DIR")
@@ -127,7 +128,7 @@ class ScoringContext:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
-            workers = int(_get(self.cfg, "workers") or min(2, os.cpu_count() or 1))
+            workers = int(cfg_get(self.cfg, "workers") or min(2, os.cpu_count() or 1))
             # forkserver: the harness process may hold threads (torch, asyncio executors).
             self._pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver"))
         return self._pool
@@ -160,11 +161,3 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
     return rows
-
-
-def _get(cfg: Any, key: str) -> Any:
-    if cfg is None:
-        return None
-    if isinstance(cfg, dict):
-        return cfg.get(key)
-    return getattr(cfg, key, None) if not hasattr(cfg, "get") else cfg.get(key)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.scoring.extract import extract_code
 from harness.scoring.scorers import run_tests
 from tasks.base import Problem, Score, ScoringContext, Task
-from tasks.common import cfg_value
 
 
 def fenced(code: str) -> str:
@@ -32,7 +32,7 @@ class CodeTask(Task):
             details: dict[str, Any] = {"extraction": method}
             if code is None or not code.strip():
                 return Score(False, None, note or "no code block", details)
-            timeout = cfg_value(self.cfg, "timeout_s")
+            timeout = cfg_get(self.cfg, "timeout_s")
             ok, reason, run = await run_tests(
                 self.program(problem, code), ctx, float(timeout) if timeout else None
             )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.scoring.extract import last_boxed
 from harness.scoring.math_equiv import normalize_string
 from harness.scoring.scorers import score_math
-from tasks.base import Problem, Score, ScoringContext, Task, _get
+from tasks.base import Problem, Score, ScoringContext, Task
 
 
 def boxed_response(solution: str | None, answer: str) -> tuple[str, str]:
@@ -32,8 +30,3 @@ class MathTask(Task):
             return await score_math(response or "", str(problem.reference), ctx)
         except Exception as exc:  # noqa: BLE001 - scoring must never abort a run
             return Score(False, None, f"scoring error: {type(exc).__name__}: {exc}")
-
-
-def cfg_value(cfg: Any, key: str, default: Any = None) -> Any:
-    value = _get(cfg, key)
-    return default if value is None else value

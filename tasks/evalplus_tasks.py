@@ -17,10 +17,10 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.errors import ConfigError, DataError
 from tasks.base import Problem
 from tasks.code import CodeTask, fenced
-from tasks.common import cfg_value
 
 
 def _evalplus():
@@ -97,7 +97,7 @@ class _EvalPlusTask(CodeTask):
     module_attr = ""
 
     def _override_path(self) -> str | None:
-        data_files = cfg_value(self.cfg, "data_files")
+        data_files = cfg_get(self.cfg, "data_files")
         if data_files:
             return str(data_files)
         data_dir = os.environ.get("HARNESS_DATA_DIR")

@@ -16,10 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.errors import DataError
 from harness.scoring.scorers import score_letter
 from tasks.base import Problem, Score, ScoringContext, Task
-from tasks.common import cfg_value
 
 LETTERS = "ABCD"
 INCORRECT = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
@@ -54,10 +54,10 @@ class GpqaDiamond(Task):
 
     @property
     def seed(self) -> int:
-        return int(cfg_value(self.cfg, "shuffle_seed", 0))
+        return int(cfg_get(self.cfg, "shuffle_seed", 0))
 
     def load_records(self) -> list[dict[str, Any]]:
-        data_files = cfg_value(self.cfg, "data_files")
+        data_files = cfg_get(self.cfg, "data_files")
         if data_files and str(data_files).endswith(".csv"):  # the original release is a CSV
             path = Path(str(data_files))
             if not path.exists():
@@ -114,7 +114,7 @@ class GpqaDiamond(Task):
         )
 
     def problem_for_repeat(self, problem: Problem, repeat: int) -> Problem:
-        if not cfg_value(self.cfg, "shuffle_per_repeat", False) or repeat == 0:
+        if not cfg_get(self.cfg, "shuffle_per_repeat", False) or repeat == 0:
             return problem
         return self._pose(problem, repeat)
 

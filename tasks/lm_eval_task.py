@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.errors import ConfigError, DataError
 from harness.scoring.extract import strip_thinking
 from tasks.base import Problem, Score, ScoringContext, Task
-from tasks.common import cfg_value
 
 
 class LmEvalTask(Task):
@@ -35,7 +35,7 @@ class LmEvalTask(Task):
                 f"benchmark {self.name} needs the optional extra lm-eval: pip install lm-eval "
                 f"({exc})"
             ) from exc
-        include = cfg_value(self.cfg, "include_path")
+        include = cfg_get(self.cfg, "include_path")
         manager = TaskManager(include_path=str(include) if include else None, verbosity="ERROR")
         if self.task_name not in manager.all_tasks:
             raise ConfigError(
@@ -78,7 +78,7 @@ class LmEvalTask(Task):
         return Problem(
             id=f"{self.task_name}-{index}",
             prompt=str(task.doc_to_text(record)),
-            domain=str(cfg_value(self.cfg, "domain", self.domain)),
+            domain=str(cfg_get(self.cfg, "domain", self.domain)),
             reference=record,
             reference_response=response,
             meta={"lm_eval_task": self.task_name, "oracle_source": how},

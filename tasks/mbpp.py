@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.errors import ConfigError
 from tasks.base import Problem
 from tasks.code import CodeTask, fenced
-from tasks.common import cfg_value
 
 SPLITS_FILE = "mbpp_sanitized_splits.json"
 #: google-research/mbpp README: task_id ranges of each split
@@ -46,7 +46,7 @@ class MbppSanitized(CodeTask):
 
     @property
     def split(self) -> str:
-        split = str(cfg_value(self.cfg, "split", "test"))
+        split = str(cfg_get(self.cfg, "split", "test"))
         if split not in ACCEPTED_SPLITS:
             raise ConfigError(
                 f"unknown benchmark.split {split!r} for mbpp_sanitized; "
@@ -65,7 +65,7 @@ class MbppSanitized(CodeTask):
         return rows
 
     def _splits_path(self) -> Path | None:
-        data_files = cfg_value(self.cfg, "data_files")
+        data_files = cfg_get(self.cfg, "data_files")
         if data_files:
             return Path(str(data_files)).parent / SPLITS_FILE
         data_dir = os.environ.get("HARNESS_DATA_DIR")

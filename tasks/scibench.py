@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.errors import DataError
 from harness.scoring.scorers import parse_number, score_numeric
 from tasks.base import Problem, Score, ScoringContext, Task
-from tasks.common import cfg_value
 
 
 class SciBench(Task):
@@ -48,7 +48,7 @@ class SciBench(Task):
 
     async def score(self, problem: Problem, response: str, ctx: ScoringContext) -> Score:
         try:
-            rel_tol = float(cfg_value(self.cfg, "rel_tol", 0.05))
+            rel_tol = float(cfg_get(self.cfg, "rel_tol", 0.05))
             return await score_numeric(response or "", float(problem.reference), rel_tol, ctx)
         except Exception as exc:  # noqa: BLE001 - scoring must never abort a run
             return Score(False, None, f"scoring error: {type(exc).__name__}: {exc}")

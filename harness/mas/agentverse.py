@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.errors import ConfigError
 from harness.mas.base import CallRecord, Episode, EpisodeResult
 from harness.mas.execution import build_test_program, exec_report
@@ -111,12 +112,12 @@ class AgentVerse:
         self.critic_rounds = _at_least(critic_rounds, 0, "critic_rounds")
         self.sandbox_factory = sandbox_factory
         role_tokens = dict(DEFAULT_ROLE_TOKENS)
-        role_tokens.update({str(k): int(v) for k, v in (_opt(cfg, "role_tokens") or {}).items()})
+        role_tokens.update({str(k): int(v) for k, v in (cfg_get(cfg, "role_tokens") or {}).items()})
         self.role_tokens = role_tokens
-        self.parse_retries = _at_least(_opt(cfg, "parse_retries", 1), 0, "mas.parse_retries")
-        self.end_on_correct = bool(_opt(cfg, "end_on_correct", True))
-        self.execute_code = bool(_opt(cfg, "execute_code", True))
-        self.exec_timeout_s = float(_opt(cfg, "exec_timeout_s", 10.0))
+        self.parse_retries = _at_least(cfg_get(cfg, "parse_retries", 1), 0, "mas.parse_retries")
+        self.end_on_correct = bool(cfg_get(cfg, "end_on_correct", True))
+        self.execute_code = bool(cfg_get(cfg, "execute_code", True))
+        self.exec_timeout_s = float(cfg_get(cfg, "exec_timeout_s", 10.0))
         self._check_prompts()
 
     # -- the episode ------------------------------------------------------------------------------
@@ -514,16 +515,6 @@ def _public_tests(problem: Problem) -> str:
     if isinstance(tests, list | tuple):
         return "\n".join(str(t) for t in tests)
     return str(tests)
-
-
-def _opt(cfg: Any, key: str, default: Any = None) -> Any:
-    if cfg is None:
-        return default
-    try:
-        value = cfg.get(key, default)
-    except AttributeError:
-        value = getattr(cfg, key, default)
-    return default if value is None else value
 
 
 def _at_least(value: Any, low: int, what: str) -> int:

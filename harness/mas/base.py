@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.engines.base import Completion, Engine, Request, SamplingParams
 from harness.mas.thinking import split_thinking
 from tasks.base import Problem
@@ -122,7 +123,7 @@ class Episode:
         params = SamplingParams(
             max_tokens=int(max_tokens), temperature=self.temperature, top_p=self.top_p, seed=seed
         )
-        prefix = "<think>\n" if _get(self.reasoning, "force_think") else ""
+        prefix = "<think>\n" if cfg_get(self.reasoning, "force_think") else ""
         request = Request(
             messages=messages, params=params, problem_id=self.problem.id, role=role, prefix=prefix
         )
@@ -158,7 +159,7 @@ class Episode:
     async def _maybe_budget_force(self, request: Request, completion: Completion) -> Completion:
         """Budget forcing (s1-style): if the model ran out of tokens while still thinking, close
         the thinking and allow a short bounded continuation so it still states an answer."""
-        extra = int(_get(self.reasoning, "budget_forcing_tokens") or 0)
+        extra = int(cfg_get(self.reasoning, "budget_forcing_tokens") or 0)
         text = request.prefix + completion.text
         if (
             extra <= 0
@@ -193,12 +194,3 @@ class Episode:
             reasoning=completion.reasoning,
             latency_s=completion.latency_s + tail.latency_s,
         )
-
-
-def _get(cfg: Any, key: str) -> Any:
-    if cfg is None:
-        return None
-    try:
-        return cfg.get(key)
-    except AttributeError:
-        return getattr(cfg, key, None)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.cfgutil import cfg_get
 from harness.errors import ConfigError
-from harness.mas.agentverse import AgentVerse, Board, RoundPlan, _at_least, _opt
+from harness.mas.agentverse import AgentVerse, Board, RoundPlan, _at_least
 from harness.mas.base import Episode
 from harness.mas.parsing import CEO, EVALUATOR, CEODecision, Evaluation, parse_ceo
 
@@ -25,19 +26,19 @@ class CEOSystem(AgentVerse):
 
     def __init__(self, cfg: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(cfg, *args, **kwargs)
-        self.stop_on = str(_opt(cfg, "stop_on", "either"))
+        self.stop_on = str(cfg_get(cfg, "stop_on", "either"))
         if self.stop_on not in STOP_ON:
             raise ConfigError(f"mas.stop_on={self.stop_on!r} (accepted: {', '.join(STOP_ON)})")
-        ceo = _opt(cfg, "ceo", {})
+        ceo = cfg_get(cfg, "ceo", {})
         # `agents` and `tokens` are upper bounds, so one sweep compares fixed and adaptive
         # systems at equal caps.
         self.max_agents = min(
-            _at_least(_opt(ceo, "max_agents", self.agents), 1, "mas.ceo.max_agents"), self.agents
+            _at_least(cfg_get(ceo, "max_agents", self.agents), 1, "mas.ceo.max_agents"), self.agents
         )
         self.min_agents = min(
-            _at_least(_opt(ceo, "min_agents", 1), 1, "mas.ceo.min_agents"), self.max_agents
+            _at_least(cfg_get(ceo, "min_agents", 1), 1, "mas.ceo.min_agents"), self.max_agents
         )
-        menu = sorted({int(b) for b in (_opt(ceo, "budget_menu") or [self.tokens])})
+        menu = sorted({int(b) for b in (cfg_get(ceo, "budget_menu") or [self.tokens])})
         self.menu = [b for b in menu if 0 < b <= self.tokens] or [self.tokens]
 
     async def plan_round(self, ep: Episode, board: Board, round_: int) -> RoundPlan:

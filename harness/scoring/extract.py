@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_THINK_END = "</think>"
+from harness.mas.thinking import split_thinking
+
 _BOX_CMDS = ("\\boxed", "\\fbox")
 
 
@@ -23,12 +24,9 @@ class Extraction:
 
 
 def strip_thinking(text: str) -> str:
-    """Only the text after the (last) ``</think>`` is graded; an unclosed think is all thinking."""
-    if _THINK_END in text:
-        return text.rsplit(_THINK_END, 1)[1]
-    if "<think>" in text:
-        return ""
-    return text
+    """Only the text outside ``<think>…</think>`` is graded (an unclosed think is all thinking).
+    Episodes already strip it; this covers responses that come from elsewhere (replay)."""
+    return split_thinking(text)[1]
 
 
 def _read_group(text: str, start: int) -> tuple[str, int] | None:

@@ -17,6 +17,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from harness.cfgutil import cfg_get
+
 # Units math-verify's own unit normalisation misses are handled by stripping a trailing
 # ``\text{ word}`` / ``\mbox{ word}`` (with optional exponent) after a numeric part.
 _TRAILING_TEXT_UNIT = re.compile(
@@ -150,7 +152,7 @@ async def math_equal(
     """Run :func:`is_equivalent` in the scoring pool, with an outer timeout."""
     if normalize_string(pred) == normalize_string(gold):
         return True, "string"
-    inner = int(timeout_s or _cfg_get(ctx, "timeout_s") or 5)
+    inner = int(timeout_s or cfg_get(getattr(ctx, "cfg", None), "timeout_s") or 5)
     # math-verify gets ``inner`` s per parse/verify; several variants may be tried.
     outer = inner * 4 + 5
     loop = asyncio.get_running_loop()
@@ -161,13 +163,3 @@ async def math_equal(
         return False, f"equivalence check timed out after {outer}s"
     except Exception as exc:  # noqa: BLE001 - a broken pool must not abort the run
         return False, f"equivalence check failed: {type(exc).__name__}: {exc}"
-
-
-def _cfg_get(ctx: Any, key: str) -> Any:
-    cfg = getattr(ctx, "cfg", None)
-    if cfg is None:
-        return None
-    try:
-        return cfg.get(key)
-    except AttributeError:
-        return getattr(cfg, key, None)

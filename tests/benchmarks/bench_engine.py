@@ -4,7 +4,8 @@
 
     .venv/bin/python tests/benchmarks/bench_engine.py [--model tiny|smollm2-135m] [--tokens 128]
 
-Targets (issue 2): harness ≥ 0.8× raw; concurrency 16 ≥ 4× concurrency 1 (tiny model).
+Targets: harness ≥ 0.8× raw; concurrency 16 ≥ 4× concurrency 1 with mas=single (issue 2) and
+≥ 3× with mas=agentverse (issue 3), tiny model.
 """
 
 from __future__ import annotations
@@ -93,27 +94,37 @@ def main() -> None:
     )
     print(f"harness / raw = {h_tps / raw_tps:.2f}x   (target >= 0.8x)")
 
-    walls = {}
-    for conc in (1, 16):
-        with tempfile.TemporaryDirectory() as d:
-            run_cfg = compose_cfg(
-                [
-                    f"model={args.model}",
-                    f"model.max_concurrency={conc}",
-                    f"limit={args.problems}",
-                    f"tokens={args.tokens}",
-                    "run.progress=false",
-                ]
-            )
-            t0 = time.perf_counter()
-            summary = asyncio.run(run_async(run_cfg, d))
-            walls[conc] = time.perf_counter() - t0
-            print(
-                f"runner, {args.problems} problems, max_concurrency={conc:>2}: "
-                f"{walls[conc]:.2f}s wall, {summary['completion_tokens']} tokens, "
-                f"{summary['completion_tokens_per_s']} tok/s"
-            )
-    print(f"speedup of max_concurrency=16 over 1: {walls[1] / walls[16]:.1f}x   (target >= 4x)")
+    short_roles = [f"mas.role_tokens.{r}=64" for r in ("recruiter", "evaluator", "executor")]
+    for mas, extra, target in (
+        ("single", [], 4),
+        ("agentverse", ["agents=3", "turns=2", "critic_rounds=1", *short_roles], 3),
+    ):
+        walls = {}
+        for conc in (1, 16):
+            with tempfile.TemporaryDirectory() as d:
+                run_cfg = compose_cfg(
+                    [
+                        f"model={args.model}",
+                        f"mas={mas}",
+                        *extra,
+                        f"model.max_concurrency={conc}",
+                        f"limit={args.problems}",
+                        f"tokens={args.tokens}",
+                        "run.progress=false",
+                    ]
+                )
+                t0 = time.perf_counter()
+                summary = asyncio.run(run_async(run_cfg, d))
+                walls[conc] = time.perf_counter() - t0
+                print(
+                    f"runner mas={mas}, {args.problems} problems, max_concurrency={conc:>2}: "
+                    f"{walls[conc]:.2f}s wall, {summary['calls']} calls, "
+                    f"{summary['completion_tokens']} tokens"
+                )
+        print(
+            f"mas={mas}: speedup of max_concurrency=16 over 1: {walls[1] / walls[16]:.1f}x"
+            f"   (target >= {target}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def test_extraction_fallbacks_are_recorded() -> None:
 
 
 def test_thinking_is_not_graded() -> None:
-    assert strip_thinking("<think>\\boxed{1}</think> so \\boxed{2}") == " so \\boxed{2}"
+    assert strip_thinking("<think>\\boxed{1}</think> so \\boxed{2}") == "so \\boxed{2}"
     assert extract_math("<think>\\boxed{1} and more thinking").answer is None
 
 
