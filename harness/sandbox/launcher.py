@@ -86,13 +86,16 @@ def bwrap_spec(cfg: SandboxConfig) -> LaunchSpec:
     argv += ["--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]
     for path in hide:
         argv += ["--tmpfs", path]
-    made: set[str] = set(hide)
+    # Whatever covers a folder the interpreter needs (a checkout or venv may live in /tmp or a
+    # home) gets that folder bound back in, read-only.
+    shadow = ["/tmp", "/run", *hide]
+    made: set[str] = set(shadow)
     for path in _python_dirs(python):
-        if not _under(path, hide):
+        if not _under(path, shadow):
             continue
         # bwrap would create the missing parents as 0700, unreadable for the sandbox uid.
         for parent in reversed(Path(path).parents):
-            if str(parent) not in made and _under(str(parent), hide):
+            if str(parent) not in made and _under(str(parent), shadow):
                 argv += ["--perms", "0755", "--dir", str(parent)]
                 made.add(str(parent))
         argv += ["--ro-bind", path, path]
@@ -101,7 +104,12 @@ def bwrap_spec(cfg: SandboxConfig) -> LaunchSpec:
     env = clean_env(cfg, python)
     for key, value in env.items():
         argv += ["--setenv", key, value]
-    opts: dict = {"tmpfs": PER_PROGRAM_TMPFS, "own_net": False, "preimport": cfg.preimport}
+    opts: dict = {
+        "tmpfs": PER_PROGRAM_TMPFS,
+        "rebind": _python_dirs(python),
+        "own_net": False,
+        "preimport": cfg.preimport,
+    }
     if is_root():
         # Privileged bwrap keeps only the right to switch user; the worker drops to cfg.uid at
         # once, so programs run as an unprivileged host uid (RLIMIT_NPROC and file permissions
@@ -141,7 +149,12 @@ def fallback_spec(cfg: SandboxConfig) -> LaunchSpec:
     keep = [p for p in hide if not any(_under(d, [p]) for d in _python_dirs(python))]
     if len(keep) < len(hide):
         missing.append("hidden_home")
-    opts = {"tmpfs": PER_PROGRAM_TMPFS + keep, "own_net": True, "preimport": cfg.preimport}
+    opts = {
+        "tmpfs": PER_PROGRAM_TMPFS + keep,
+        "rebind": _python_dirs(python),
+        "own_net": True,
+        "preimport": cfg.preimport,
+    }
     env = clean_env(cfg, python)
     return LaunchSpec(_worker_argv(python, opts), env, user, group, missing)
 

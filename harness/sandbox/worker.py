@@ -40,6 +40,8 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
+MS_BIND = 0x1000
+MS_REC = 0x4000
 
 PROGRAM_FILE = "program.py"
 REPORT_LIMIT = 8192
@@ -65,6 +67,33 @@ def _write_file(path: str, data: str) -> None:
         os.write(fd, data.encode())
     finally:
         os.close(fd)
+
+
+def _under(path: str, parents: list[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in parents)
+
+
+def _mount_fresh(targets: list[str], rebind: list[str], size_mb: int) -> None:
+    """Mount an empty tmpfs on each target, then bind the interpreter's folders that lay under
+    one back in (a venv or checkout under /tmp must stay importable). The originals are reached
+    through O_PATH descriptors opened before they were covered; binds of the read-only root stay
+    read-only, since the user namespace cannot lift that lock."""
+    keep = [d for d in rebind if _under(d, targets)]
+    keep = [d for d in keep if not _under(os.path.dirname(d), [k for k in keep if k != d])]
+    fds = {d: os.open(d, os.O_PATH | os.O_DIRECTORY) for d in keep if os.path.isdir(d)}
+    try:
+        for target in targets:
+            if os.path.isdir(target):  # one under an earlier tmpfs is already hidden
+                _mount_tmpfs(target, size_mb)
+        for d, fd in fds.items():
+            os.makedirs(d, exist_ok=True)
+            ret = _libc.mount(
+                f"/proc/self/fd/{fd}".encode(), d.encode(), None, MS_BIND | MS_REC, None
+            )
+            _check(ret, f"bind {d}")
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def _mount_tmpfs(target: str, size_mb: int) -> None:
@@ -272,8 +301,7 @@ def _supervisor_child(req: dict, out_w: int, err_w: int, rep_w: int, ns: dict) -
             _check(_libc.unshare(flags), "unshare")
             _enter_user_ns(ns["uid"], ns["gid"])
             tmp_mb = req["limits"].get("tmpfs_mb") or 64
-            for target in ns["tmpfs"]:
-                _mount_tmpfs(target, tmp_mb)
+            _mount_fresh(ns["tmpfs"], ns["rebind"], tmp_mb)
         else:
             os.setsid()  # without a pid namespace the process group is all we can kill
             workdir = req["fallback_workdir"]
@@ -499,6 +527,7 @@ def main() -> None:
         gid=os.getgid(),
         own_net=opts.get("own_net", False),
         tmpfs=[p for p in opts.get("tmpfs", ["/tmp"]) if os.path.isdir(p)],
+        rebind=opts.get("rebind", []),
     )
     _send(proto_out, {"ready": True, "pid": os.getpid(), "uid": os.getuid(), **ns})
     while True:
