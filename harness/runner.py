@@ -22,6 +22,7 @@ from harness.knobs import Knobs
 from harness.mas import build_mas
 from harness.mas.base import Episode
 from harness.progress import Progress
+from harness.scoring.judge import Judge
 from harness.store import RunStore
 from harness.summary import summarize
 from tasks import get_task
@@ -97,7 +98,10 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
         critic_rounds=knobs.critic_rounds,
         sandbox_factory=ctx.sandbox,
     )
+    judge = Judge.from_config(cfg.scoring, problems)
     await engine.start()
+    if judge is not None:
+        await judge.start()
     n_total = len(problems) * knobs.repeats
     progress = Progress(
         n_total,
@@ -114,7 +118,9 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
         async with gate:
             if for_repeat is not None:
                 problem = for_repeat(problem, repeat)
-            row, transcript = await _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat)
+            row, transcript = await _episode(
+                cfg, knobs, task, mas, engine, ctx, problem, repeat, judge
+            )
             store.append(row, transcript)
             done[(problem.id, repeat)] = row
             progress.update(row["correct"], row["completion_tokens"])
@@ -125,6 +131,8 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
         progress.close()
         ctx.close()
         await engine.close()
+        if judge is not None:
+            await judge.close()
     stats: dict[str, Any] = {}
     missing = getattr(engine, "missing", None)
     if missing:
@@ -135,7 +143,7 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
     return stats
 
 
-async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat):
+async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat, judge=None):
     t0 = time.perf_counter()
     ep = Episode(
         engine,
@@ -159,6 +167,10 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat):
     except Exception as exc:
         log.exception("scoring %s/%d failed", problem.id, repeat)
         score = Score(False, None, reason=f"scoring error: {type(exc).__name__}: {exc}")
+    if judge is not None:
+        verdict = await judge.grade(problem, result.response)
+        if verdict is not None:
+            score.details["judge"] = verdict
     totals = result.totals()
     row = {
         "id": problem.id,
@@ -175,6 +187,8 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat):
         "latency_s": round(time.perf_counter() - t0, 4),
         "score_details": score.details,
     }
+    if "judge" in score.details:
+        row["judge_correct"] = score.details["judge"]["correct"]
     transcript = {
         "id": problem.id,
         "repeat": repeat,

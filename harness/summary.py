@@ -65,6 +65,7 @@ def summarize(
             else None,
         }
     )
+    summary.update(_judge_summary(rows))
     summary.update(engine_stats)
     return summary
 
@@ -72,3 +73,19 @@ def summarize(
 def _mean(values) -> float | None:
     vals = [float(v) for v in values if v is not None]
     return round(statistics.fmean(vals), 3) if vals else None
+
+
+def _judge_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The LLM judge's figures, beside (never instead of) the symbolic accuracy."""
+    judged = [r for r in rows if r.get("judge_correct") is not None]
+    if not any("judge_correct" in r for r in rows):
+        return {}
+    agree = sum(bool(r["judge_correct"]) == bool(r.get("correct")) for r in judged)
+    return {
+        "judge_n": len(judged),
+        "judge_unparsed": sum(1 for r in rows if "judge_correct" in r) - len(judged),
+        "judge_accuracy": round(sum(bool(r["judge_correct"]) for r in judged) / len(judged), 6)
+        if judged
+        else None,
+        "judge_agreement": round(agree / len(judged), 6) if judged else None,
+    }

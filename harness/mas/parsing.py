@@ -17,6 +17,7 @@ from typing import Any
 # Role names: transcripts, seeds, per-role token limits and the table engines key on these.
 RECRUITER = "recruiter"
 SOLVER = "solver"
+JUDGE = "judge"  # not an agent of the system: the optional LLM judge of scoring
 CRITIC = "critic"
 EXECUTOR = "executor"
 EVALUATOR = "evaluator"
@@ -349,6 +350,8 @@ def canned_response(role: str, domain: str) -> str:
             "### Thought: The solution must at least define its functions without errors.\n"
             "### Code:\n```python\nassert True\n```"
         )
+    if role == JUDGE:
+        return "Judgement: correct"
     if role == SOLVER:
         return _CANNED_SOLUTION.get(domain, _CANNED_SOLUTION["text"])
     raise ValueError(f"unknown role {role!r} (known: {', '.join(ROLES)})")

@@ -13,24 +13,9 @@ from harness.scoring.math_equiv import math_equal, variants
 from tasks.base import Score
 
 
-def judge_details(ctx: Any) -> dict[str, Any]:
-    """Placeholder of the LLM-judge interface (``scoring.judge=MODEL``; a later issue).
-
-    When a judge is configured, ``Score.details["judge"]`` carries its verdict; until the
-    judge exists it records that none was given, so results keep one shape.
-    """
-    cfg = getattr(ctx, "cfg", None)
-    judge = cfg.get("judge") if hasattr(cfg, "get") else None
-    return (
-        {"judge": {"model": str(judge), "verdict": None, "note": "not implemented"}}
-        if judge
-        else {}
-    )
-
-
 async def score_math(response: str, gold: str, ctx: Any) -> Score:
     ex = extract_math(response)
-    details: dict[str, Any] = {"extraction": ex.method, **judge_details(ctx)}
+    details: dict[str, Any] = {"extraction": ex.method}
     if ex.answer is None:
         return Score(False, None, ex.note, details)
     ok, how = await math_equal(ex.answer, gold, ctx)

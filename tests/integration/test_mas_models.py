@@ -107,3 +107,21 @@ def test_smollm2_runs_the_protocol_end_to_end(tmp_path, mas, data_dir):
     assert any(len(o.split()) >= 3 for o in outputs)  # a real model writes words
     if mas == "ceo":
         _check_protocol(tmp_path, 2, turns=1, critic_rounds=1, mas="ceo")
+
+
+@pytest.mark.slow
+def test_llm_judge_is_recorded_beside_the_symbolic_score(tmp_path, data_dir):
+    r = run_cli(
+        "model=oracle",
+        "scoring.judge=smollm2-135m",
+        "scoring.judge_tokens=16",
+        "limit=3",
+        f"hydra.run.dir={tmp_path}",
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["accuracy"] == 1.0  # the symbolic score decides
+    assert summary["judge_n"] + summary["judge_unparsed"] == 3
+    rows = read_jsonl(tmp_path / "results.jsonl")
+    assert all("judge_correct" in r and r["score_details"]["judge"]["output"] for r in rows)

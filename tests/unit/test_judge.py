@@ -1,0 +1,34 @@
+import pytest
+
+from harness.errors import ConfigError
+from harness.scoring.judge import load_model_cfg, parse_verdict
+from harness.summary import _judge_summary
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("Judgement: correct", True),
+        ("**Judgment:** Incorrect.", False),
+        ("<think>Judgement: incorrect</think>\nJudgement: correct", True),
+        ("The answer matches.", None),
+    ],
+)
+def test_verdict_parsing(text, verdict):
+    assert parse_verdict(text) is verdict
+
+
+def test_unknown_judge_model_lists_accepted_names():
+    with pytest.raises(ConfigError, match="accepted: .*smollm2-135m"):
+        load_model_cfg("gpt-99")
+
+
+def test_judge_figures_sit_beside_the_symbolic_ones():
+    rows = [
+        {"correct": True, "judge_correct": True},
+        {"correct": False, "judge_correct": True},
+        {"correct": False, "judge_correct": None},
+    ]
+    s = _judge_summary(rows)
+    assert s == {"judge_n": 2, "judge_unparsed": 1, "judge_accuracy": 1.0, "judge_agreement": 0.5}
+    assert _judge_summary([{"correct": True}]) == {}
