@@ -133,6 +133,11 @@ class ScoringContext:
             self._pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver"))
         return self._pool
 
+    def reset_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
     def sandbox(self):
         if self._sandbox is None:
             from harness.sandbox import Sandbox
@@ -141,9 +146,7 @@ class ScoringContext:
         return self._sandbox
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self.reset_pool()
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from typing import Any
 
@@ -156,10 +157,18 @@ async def math_equal(
     # math-verify gets ``inner`` s per parse/verify; several variants may be tried.
     outer = inner * 4 + 5
     loop = asyncio.get_running_loop()
-    fut = loop.run_in_executor(ctx.pool(), _worker, pred, gold, inner)
-    try:
-        return await asyncio.wait_for(fut, outer)
-    except TimeoutError:
-        return False, f"equivalence check timed out after {outer}s"
-    except Exception as exc:  # noqa: BLE001 - a broken pool must not abort the run
-        return False, f"equivalence check failed: {type(exc).__name__}: {exc}"
+    for attempt in (1, 2):
+        try:
+            fut = loop.run_in_executor(ctx.pool(), _worker, pred, gold, inner)
+            return await asyncio.wait_for(fut, outer)
+        except TimeoutError:
+            return False, f"equivalence check timed out after {outer}s"
+        except BrokenProcessPool as exc:
+            # A worker died (OOM, signal): without a fresh pool every later check would fail
+            # too and silently turn into wrong answers.
+            ctx.reset_pool()
+            if attempt == 2:
+                return False, f"equivalence check failed: {type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a broken pool must not abort the run
+            return False, f"equivalence check failed: {type(exc).__name__}: {exc}"
+    raise AssertionError("unreachable")

@@ -124,3 +124,24 @@ def test_math_equal_runs_in_the_process_pool() -> None:
     (ok1, how1), (ok2, _), (ok3, _) = asyncio.run(go())
     assert ok1 and how1.startswith("math_verify")
     assert not ok2 and not ok3
+
+
+def test_a_dead_scoring_worker_does_not_turn_later_answers_wrong() -> None:
+    import asyncio
+    import os
+    import signal
+    import time
+
+    from harness.scoring.math_equiv import math_equal
+    from tasks.base import ScoringContext
+
+    ctx = ScoringContext({"workers": 1, "timeout_s": 5})
+    try:
+        assert asyncio.run(math_equal("1/2", "0.5", ctx))[0]
+        for pid in list(ctx.pool()._processes):  # an OOM kill, say
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        ok, how = asyncio.run(math_equal("\\frac{2}{4}", "0.5", ctx))
+        assert ok, how
+    finally:
+        ctx.close()
