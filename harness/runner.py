@@ -87,7 +87,8 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
 
 
 async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> dict[str, Any]:
-    engine = build_engine(cfg.model, problems)
+    cache = cfg.run.response_cache_path if cfg.run.get("response_cache") else None
+    engine = build_engine(cfg.model, problems, cache_path=cache)
     ctx = ScoringContext(cfg.scoring, sandbox_cfg=cfg.get("sandbox"))
     mas = build_mas(
         cfg.mas,
@@ -134,6 +135,8 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
         if judge is not None:
             await judge.close()
     stats: dict[str, Any] = {}
+    if cache:
+        stats["response_cache"] = {"hits": engine.hits, "misses": engine.misses}
     missing = getattr(engine, "missing", None)
     if missing:
         stats["unanswered_ids"] = sorted(missing)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from harness.engines.base import Completion, Engine, Request, SamplingParams
@@ -13,7 +14,22 @@ ENGINES = ("transformers", "oracle", "replay")
 __all__ = ["Completion", "Engine", "Request", "SamplingParams", "build_engine"]
 
 
-def build_engine(model_cfg: Any, problems: list[Any]) -> Engine:
+def build_engine(model_cfg: Any, problems: list[Any], cache_path: str | None = None) -> Engine:
+    """The engine ``model.engine`` names, behind a response cache when ``cache_path`` is set."""
+    engine = _build(model_cfg, problems)
+    if cache_path:
+        from harness.engines.cache import CachedEngine
+
+        identity = json.dumps(
+            {k: model_cfg.get(k) for k in ("name", "engine", "path", "build", "dtype")},
+            sort_keys=True,
+            default=str,
+        )
+        engine = CachedEngine(engine, cache_path, identity)
+    return engine
+
+
+def _build(model_cfg: Any, problems: list[Any]) -> Engine:
     kind = model_cfg.get("engine")
     conc = int(model_cfg.get("max_concurrency") or 1)
     if kind == "transformers":

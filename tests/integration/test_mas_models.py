@@ -125,3 +125,35 @@ def test_llm_judge_is_recorded_beside_the_symbolic_score(tmp_path, data_dir):
     assert summary["judge_n"] + summary["judge_unparsed"] == 3
     rows = read_jsonl(tmp_path / "results.jsonl")
     assert all("judge_correct" in r and r["score_details"]["judge"]["output"] for r in rows)
+
+
+def test_a_rerun_asks_for_exactly_the_same_calls(tmp_path, data_dir):
+    """Per-call seeds make a rerun identical, so the response cache serves every call."""
+    common = [
+        "mas=ceo",
+        "model=tiny",
+        "agents=3",
+        "tokens=24",
+        "turns=2",
+        "limit=3",
+        "temperature=0.7",
+        *SHORT_ROLES,
+        "run.response_cache=true",
+        f"run.response_cache_path={tmp_path / 'cache.sqlite'}",
+    ]
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert run_cli(*common, f"hydra.run.dir={first}").returncode == 0
+    r = run_cli(*common, f"hydra.run.dir={second}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    s1 = json.loads((first / "summary.json").read_text())
+    s2 = json.loads((second / "summary.json").read_text())
+    assert s1["response_cache"]["hits"] == 0
+    assert s2["response_cache"] == {"hits": s1["calls"], "misses": 0}
+    t1, t2 = read_jsonl(first / "transcripts.jsonl"), read_jsonl(second / "transcripts.jsonl")
+    key = lambda t: t["id"]  # noqa: E731
+    for a, b in zip(sorted(t1, key=key), sorted(t2, key=key), strict=True):
+        # parallel critics finish in any order: compare the calls as a set
+        def calls(t):
+            return sorted((c["role"], c["round"], c["seed"], c["output"]) for c in t["calls"])  # noqa: E731
+
+        assert calls(a) == calls(b)
