@@ -193,16 +193,7 @@ class AgentVerse:
         messages = self._messages(
             SOLVER, ep.problem, role=expert, advice=plan.direction, previous=previous
         )
-        asked = await self.ask(
-            ep,
-            SOLVER,
-            messages,
-            plan.budget,
-            round_,
-            0,
-            lambda text: check_solution(text, ep.problem.domain),
-        )
-        self._take_solution(ep, board, asked, round_, step=0)
+        await self._solve(ep, board, messages, plan.budget, round_, step=0)
 
     async def review(
         self, ep: Episode, board: Board, plan: RoundPlan, experts: list[str], round_: int
@@ -282,16 +273,7 @@ class AgentVerse:
             solution=board.solution or self._text("no_solution"),
             critiques=critiques,
         )
-        asked = await self.ask(
-            ep,
-            SOLVER,
-            messages,
-            plan.budget,
-            round_,
-            iteration,
-            lambda text: check_solution(text, ep.problem.domain),
-        )
-        self._take_solution(ep, board, asked, round_, step=iteration)
+        await self._solve(ep, board, messages, plan.budget, round_, step=iteration)
 
     async def execute(self, ep: Episode, board: Board, round_: int) -> str:
         """Code tasks only: run the solution against the executor agent's own tests (never the
@@ -430,6 +412,23 @@ class AgentVerse:
             )
         assert asked is not None
         return asked
+
+    async def _solve(
+        self,
+        ep: Episode,
+        board: Board,
+        messages: list[dict[str, str]],
+        budget: int,
+        round_: int,
+        step: int,
+    ) -> None:
+        """One solver call (a proposal at step 0, a revision after review ``step``)."""
+
+        def parse(text: str) -> str:
+            return check_solution(text, ep.problem.domain)
+
+        asked = await self.ask(ep, SOLVER, messages, budget, round_, step, parse)
+        self._take_solution(ep, board, asked, round_, step)
 
     def _take_solution(
         self, ep: Episode, board: Board, asked: Asked, round_: int, step: int

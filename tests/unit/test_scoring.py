@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 
+from harness.sandbox import ExecResult
 from harness.scoring.extract import extract_code, extract_letter
 from harness.scoring.scorers import (
     concept_coverage,
@@ -136,18 +136,7 @@ def test_code_extraction_prefers_block_defining_entry_point() -> None:
     assert extract_code("def f(x):\n    return 1", "f").method == "raw"
 
 
-@dataclass
-class _Result:
-    verdict: str
-    stdout: str = ""
-    stderr: str = ""
-    exit_code: int | None = None
-    wall_s: float = 0.0
-    detail: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict == "passed"
+_Result = ExecResult  # the sandbox's own result type, filled in by a stand-in sandbox
 
 
 class StandInSandbox:
