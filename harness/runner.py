@@ -131,9 +131,9 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
     finally:
         progress.close()
         ctx.close()
-        await engine.close()
+        await engine.release()
         if judge is not None:
-            await judge.close()
+            await judge.engine.release()
     stats: dict[str, Any] = {}
     if cache:
         stats["response_cache"] = {"hits": engine.hits, "misses": engine.misses}

@@ -6,17 +6,32 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from harness.engines.base import Completion, Engine, Request, SamplingParams
 from harness.errors import ConfigError
 
 ENGINES = ("transformers", "oracle", "replay")
+MODEL_ENGINES = ("transformers",)  # engines that load weights (kept loaded across sweep points)
 
 __all__ = ["Completion", "Engine", "Request", "SamplingParams", "build_engine"]
 
 
+_loaded: dict[str, Engine] = {}
+
+
 def build_engine(model_cfg: Any, problems: list[Any], cache_path: str | None = None) -> Engine:
-    """The engine ``model.engine`` names, behind a response cache when ``cache_path`` is set."""
-    engine = _build(model_cfg, problems)
+    """The engine ``model.engine`` names, behind a response cache when ``cache_path`` is set.
+
+    Model-backed engines stay loaded for the life of the process: the points of a Hydra sweep
+    run one after another in it, and should not reload the same weights each time."""
+    if model_cfg.get("engine") in MODEL_ENGINES:
+        key = json.dumps(OmegaConf.to_container(model_cfg, resolve=True), sort_keys=True)
+        if key not in _loaded:
+            _loaded[key] = _build(model_cfg, problems)
+        engine = _loaded[key]
+    else:
+        engine = _build(model_cfg, problems)
     if cache_path:
         from harness.engines.cache import CachedEngine
 

@@ -59,11 +59,15 @@ class Engine(abc.ABC):
     def __init__(self, max_concurrency: int = 1) -> None:
         self.max_concurrency = max(1, int(max_concurrency))
         self._limiter: asyncio.Semaphore | None = None
+        self._limiter_loop: asyncio.AbstractEventLoop | None = None
 
     def _get_limiter(self) -> asyncio.Semaphore:
-        # Created lazily so the semaphore binds to the running loop.
-        if self._limiter is None:
+        # One per event loop: an engine kept loaded across the points of a sweep serves each
+        # point's asyncio.run in turn.
+        loop = asyncio.get_running_loop()
+        if self._limiter is None or self._limiter_loop is not loop:
             self._limiter = asyncio.Semaphore(self.max_concurrency)
+            self._limiter_loop = loop
         return self._limiter
 
     async def generate(self, request: Request) -> Completion:
@@ -82,3 +86,8 @@ class Engine(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (threads, processes, servers)."""
+
+    async def release(self) -> None:
+        """End of one run. Engines that load weights keep them for the next run in this
+        process (the next point of a sweep); others close."""
+        await self.close()

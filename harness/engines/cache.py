@@ -78,8 +78,15 @@ class CachedEngine(Engine):
     async def start(self) -> None:
         await self.inner.start()
 
+    async def release(self) -> None:
+        await self.inner.release()
+        self._close_db()
+
     async def close(self) -> None:
         await self.inner.close()
+        self._close_db()
+
+    def _close_db(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -166,10 +166,13 @@ class TransformersEngine(Engine):
             results.append(Completion(text, n_prompt, len(new), finish))
         return results
 
-    async def close(self) -> None:
+    async def release(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
             self._worker = None
+
+    async def close(self) -> None:
+        await self.release()
         self.model = None
 
 

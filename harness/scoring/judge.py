@@ -76,9 +76,6 @@ class Judge:
     async def start(self) -> None:
         await self.engine.start()
 
-    async def close(self) -> None:
-        await self.engine.close()
-
     async def grade(self, problem: Problem, response: str) -> dict[str, Any] | None:
         """The judge's verdict (None when the domain has no reference answer to judge)."""
         if problem.domain not in JUDGED_DOMAINS:

@@ -183,3 +183,5 @@ def test_sweep_writes_one_run_per_point(tmp_path, data_dir):
         for p in summaries
     }
     assert points == {(2, 16), (2, 32), (3, 16), (3, 32)}
+    # the points run in one process, which loads the weights once
+    assert (r.stdout + r.stderr).count("loaded ") == 1
