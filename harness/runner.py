@@ -75,6 +75,7 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         prior_wall_s=float(prior.get("wall_s_total", prior.get("wall_s", 0.0)) or 0.0),
         computed=len(todo),
         engine_stats=engine_stats,
+        domain=task.domain,
         session_tokens=sum(int(done[(p.id, r)]["completion_tokens"]) for p, r in todo),
     )
     store.write_summary(summary)

@@ -21,6 +21,7 @@ def summarize(
     computed: int,
     engine_stats: dict[str, Any],
     session_tokens: int = 0,
+    domain: str | None = None,
 ) -> dict[str, Any]:
     completion = sum(int(r.get("completion_tokens") or 0) for r in rows)
     prompt = sum(int(r.get("prompt_tokens") or 0) for r in rows)
@@ -37,7 +38,9 @@ def summarize(
         "seed": knobs.seed,
         "limit": knobs.limit,
     }
-    summary.update(stats.summarize(rows))  # n, accuracy, stderr, pass@k, majority vote, …
+    # n, accuracy, stderr; with repeats pass@k (code) or majority vote (math, choices)
+    ks = sorted({1, 5, 10, knobs.repeats})
+    summary.update(stats.summarize(rows, domain=domain, ks=ks))
     summary.update(
         {
             "correct": n_correct,

@@ -185,3 +185,24 @@ def test_sweep_writes_one_run_per_point(tmp_path, data_dir):
     assert points == {(2, 16), (2, 32), (3, 16), (3, 32)}
     # the points run in one process, which loads the weights once
     assert (r.stdout + r.stderr).count("loaded ") == 1
+
+
+def test_repeats_report_clustered_figures_by_domain(tmp_path, data_dir):
+    code, math = tmp_path / "code", tmp_path / "math"
+    assert (
+        run_cli(
+            "model=oracle", "benchmark=humaneval", "repeats=2", "limit=3", f"hydra.run.dir={code}"
+        ).returncode
+        == 0
+    )
+    assert (
+        run_cli(
+            "model=oracle", "benchmark=math500", "repeats=2", "limit=3", f"hydra.run.dir={math}"
+        ).returncode
+        == 0
+    )
+    s = json.loads((code / "summary.json").read_text())
+    assert (s["n"], s["n_problems"], s["pass@1"], s["pass@2"]) == (6, 3, 1.0, 1.0)
+    assert "majority_accuracy" not in s
+    s = json.loads((math / "summary.json").read_text())
+    assert (s["n"], s["majority_accuracy"]) == (6, 1.0) and "pass@2" not in s
