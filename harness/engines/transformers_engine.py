@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.engines.base import Completion, Engine, Request
 from harness.engines.model_builds import resolve_model_path
+from harness.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,14 @@ class TransformersEngine(Engine):
         dtype = getattr(torch, str(self.cfg.get("dtype") or "float32"))
         if device == "cpu" and dtype == torch.float16:
             dtype = torch.float32
-        tok = AutoTokenizer.from_pretrained(path)
+        try:
+            tok = AutoTokenizer.from_pretrained(path)
+        except (OSError, ValueError) as exc:  # not found, offline, gated, malformed
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"could not load model '{self.cfg.name}' from {path} ({first}); "
+                f"set model.path=DIR to a local checkpoint"
+            ) from exc
         tok.padding_side = "left"
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token

@@ -206,3 +206,9 @@ def test_repeats_report_clustered_figures_by_domain(tmp_path, data_dir):
     assert "majority_accuracy" not in s
     s = json.loads((math / "summary.json").read_text())
     assert (s["n"], s["majority_accuracy"]) == (6, 1.0) and "pass@2" not in s
+
+
+def test_a_model_that_cannot_be_loaded_is_one_line(tmp_path, data_dir):
+    r = run_cli("model=tiny", "model.path=/no/such/model", "limit=1", f"hydra.run.dir={tmp_path}")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "could not load model 'tiny' from /no/such/model" in r.stderr.strip().splitlines()[-1]
