@@ -40,6 +40,14 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             return None
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    pending = summary.get("not_recorded_engine_errors")
+    if pending:
+        msg = f"{pending} problems hit engine errors and were not recorded; rerun to retry them"
+        if hc.mode == RunMode.MULTIRUN:
+            _failures.append(msg)
+        else:
+            print(f"error: {msg}", file=sys.stderr)
+            sys.exit(3)
     keys = (
         "benchmark",
         "model",

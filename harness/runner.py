@@ -62,6 +62,7 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     if todo:
         engine_stats = await _run_pending(cfg, knobs, task, problems, todo, done, store, label)
     store.close()
+    computed = [(p, r) for p, r in todo if (p.id, r) in done]
 
     prior = store.read_summary() or {}
     wall = time.perf_counter() - t0
@@ -73,10 +74,10 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         knobs=knobs,
         session_wall_s=wall,
         prior_wall_s=float(prior.get("wall_s_total", prior.get("wall_s", 0.0)) or 0.0),
-        computed=len(todo),
+        computed=len(computed),
         engine_stats=engine_stats,
         domain=task.domain,
-        session_tokens=sum(int(done[(p.id, r)]["completion_tokens"]) for p, r in todo),
+        session_tokens=sum(int(done[(p.id, r)]["completion_tokens"]) for p, r in computed),
     )
     store.write_summary(summary)
     if summary.get("sandbox_errors"):
@@ -116,13 +117,35 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
     gate = asyncio.Semaphore(int(limit))
     for_repeat = getattr(task, "problem_for_repeat", None)
 
+    failing = {"streak": 0, "skipped": 0, "stop": False}
+    # An engine that fails on every call would otherwise fill the store with "wrong" answers.
+    breaker = max(8, 2 * int(cfg.model.get("max_concurrency") or 1))
+
     async def one(problem: Problem, repeat: int) -> None:
         async with gate:
+            if failing["stop"]:
+                return
             if for_repeat is not None:
                 problem = for_repeat(problem, repeat)
             row, transcript = await _episode(
                 cfg, knobs, task, mas, engine, ctx, problem, repeat, judge
             )
+            if row["engine_errors"]:
+                # Not recorded: an infrastructure failure is not a wrong answer, and a rerun
+                # retries the problem.
+                failing["streak"] += 1
+                failing["skipped"] += 1
+                log.warning(
+                    "%s/%d: engine error, not recorded: %s", problem.id, repeat, row["error"]
+                )
+                if failing["streak"] >= breaker:
+                    failing["stop"] = True
+                    raise HarnessError(
+                        f"the engine failed on {failing['streak']} problems in a row "
+                        f"(last: {row['error']}); finished problems are saved, rerun to resume"
+                    )
+                return
+            failing["streak"] = 0
             store.append(row, transcript)
             done[(problem.id, repeat)] = row
             progress.update(row["correct"], row["completion_tokens"])
@@ -136,6 +159,12 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
         if judge is not None:
             await judge.engine.release()
     stats: dict[str, Any] = {}
+    if failing["skipped"]:
+        stats["not_recorded_engine_errors"] = failing["skipped"]
+        log.warning(
+            "%d problems hit engine errors and were not recorded: rerun to retry them",
+            failing["skipped"],
+        )
     if cache:
         stats["response_cache"] = {"hits": engine.hits, "misses": engine.misses}
     missing = getattr(engine, "missing", None)
@@ -176,13 +205,15 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat, judge=No
         if verdict is not None:
             score.details["judge"] = verdict
     totals = result.totals()
+    engine_errors = [c.error for c in result.calls if c.finish_reason == "error"]
     row = {
         "id": problem.id,
         "repeat": repeat,
         "correct": bool(score.correct),
         "answer": score.answer,
         "reason": score.reason,
-        "error": result.error,
+        "error": result.error or (engine_errors[0] if engine_errors else None),
+        "engine_errors": len(engine_errors),
         **{
             k: totals[k]
             for k in ("calls", "prompt_tokens", "completion_tokens", "rounds", "agents")

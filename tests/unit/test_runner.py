@@ -1,0 +1,81 @@
+"""Runner control flow with scripted engines: failures of the engine are not wrong answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+import harness.runner as runner
+from harness.engines.base import Completion, Engine, Request
+from harness.errors import HarnessError
+from tests.conftest import ROOT, read_jsonl
+
+
+class Scripted(Engine):
+    """Answers every problem correctly except those in ``fail`` (raises for them)."""
+
+    uses_model = False
+
+    def __init__(self, answers: dict[str, str], fail: set[str]) -> None:
+        super().__init__(8)
+        self.answers, self.fail, self.calls = answers, fail, 0
+
+    async def _generate(self, request: Request) -> Completion:
+        self.calls += 1
+        if request.problem_id in self.fail or "*" in self.fail:
+            raise RuntimeError("CUDA error: device-side assert triggered")
+        return Completion(self.answers[request.problem_id], 10, 5)
+
+
+def _cfg(limit: int):
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return compose(
+            "config",
+            overrides=[
+                "model=oracle",
+                "model.max_concurrency=4",
+                f"limit={limit}",
+                "run.progress=false",
+            ],
+        )
+
+
+def _engine(monkeypatch, fail: set[str]) -> Scripted:
+    made = {}
+
+    def build(model_cfg, problems, cache_path=None):
+        made["e"] = Scripted({p.id: p.reference_response for p in problems}, fail)
+        return made["e"]
+
+    monkeypatch.setattr(runner, "build_engine", build)
+    return made
+
+
+def test_a_failing_call_is_retried_on_rerun_not_scored_wrong(tmp_path, monkeypatch, data_dir):
+    first = json.loads((data_dir / "math500.jsonl").read_text().splitlines()[0])["unique_id"]
+    _engine(monkeypatch, {first})
+    summary = asyncio.run(runner.run_async(_cfg(4), tmp_path))
+    assert summary["n"] == 3 and summary["not_recorded_engine_errors"] == 1
+    assert first not in {r["id"] for r in read_jsonl(tmp_path / "results.jsonl")}
+    made = _engine(monkeypatch, set())
+    summary = asyncio.run(runner.run_async(_cfg(4), tmp_path))
+    assert (summary["n"], summary["accuracy"], made["e"].calls) == (4, 1.0, 1)
+
+
+def test_an_engine_failing_everywhere_stops_the_run(tmp_path, monkeypatch, data_dir):
+    made = _engine(monkeypatch, {"*"})
+    with pytest.raises(HarnessError, match="failed on 8 problems in a row"):
+        asyncio.run(runner.run_async(_cfg(100), tmp_path))
+    assert made["e"].calls < 100
+    assert not (tmp_path / "results.jsonl").exists() or not read_jsonl(tmp_path / "results.jsonl")
+
+
+def test_nothing_to_do_builds_no_engine(tmp_path, monkeypatch, data_dir):
+    _engine(monkeypatch, set())
+    asyncio.run(runner.run_async(_cfg(2), tmp_path))
+    monkeypatch.setattr(runner, "build_engine", lambda *a, **k: pytest.fail("engine built"))
+    summary = asyncio.run(runner.run_async(_cfg(2), tmp_path))
+    assert summary["computed_this_session"] == 0 and summary["n"] == 2
