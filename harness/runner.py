@@ -90,7 +90,7 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
 
 async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> dict[str, Any]:
     cache = cfg.run.response_cache_path if cfg.run.get("response_cache") else None
-    engine = build_engine(cfg.model, problems, cache_path=cache)
+    engine = build_engine(cfg.model, problems, cache_path=cache, pose=task.problem_for_repeat)
     ctx = ScoringContext(cfg.scoring, sandbox_cfg=cfg.get("sandbox"))
     mas = build_mas(
         cfg.mas,

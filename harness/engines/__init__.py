@@ -20,7 +20,9 @@ __all__ = ["Completion", "Engine", "Request", "SamplingParams", "build_engine"]
 _loaded: dict[str, Engine] = {}
 
 
-def build_engine(model_cfg: Any, problems: list[Any], cache_path: str | None = None) -> Engine:
+def build_engine(
+    model_cfg: Any, problems: list[Any], cache_path: str | None = None, pose: Any = None
+) -> Engine:
     """The engine ``model.engine`` names, behind a response cache when ``cache_path`` is set.
 
     Model-backed engines stay loaded for the life of the process: the points of a Hydra sweep
@@ -28,10 +30,10 @@ def build_engine(model_cfg: Any, problems: list[Any], cache_path: str | None = N
     if model_cfg.get("engine") in MODEL_ENGINES:
         key = json.dumps(OmegaConf.to_container(model_cfg, resolve=True), sort_keys=True)
         if key not in _loaded:
-            _loaded[key] = _build(model_cfg, problems)
+            _loaded[key] = _build(model_cfg, problems, pose)
         engine = _loaded[key]
     else:
-        engine = _build(model_cfg, problems)
+        engine = _build(model_cfg, problems, pose)
     if cache_path:
         from harness.engines.cache import CachedEngine
 
@@ -44,7 +46,7 @@ def build_engine(model_cfg: Any, problems: list[Any], cache_path: str | None = N
     return engine
 
 
-def _build(model_cfg: Any, problems: list[Any]) -> Engine:
+def _build(model_cfg: Any, problems: list[Any], pose: Any = None) -> Engine:
     kind = model_cfg.get("engine")
     conc = int(model_cfg.get("max_concurrency") or 1)
     if kind == "transformers":
@@ -54,7 +56,7 @@ def _build(model_cfg: Any, problems: list[Any]) -> Engine:
     if kind == "oracle":
         from harness.engines.table import OracleEngine
 
-        return OracleEngine.for_problems(problems, conc)
+        return OracleEngine.for_problems(problems, conc, pose)
     if kind == "replay":
         from harness.engines.table import ReplayEngine
 

@@ -30,6 +30,7 @@ class Request:
     # Who is asking, for which problem: transcripts use these, and the table engines (oracle,
     # replay) answer by problem id and role. Model-backed engines ignore them.
     problem_id: str | None = None
+    repeat: int = 0
     role: str = "solver"
     # Text the model must continue (e.g. a forced "<think>" prefix or budget forcing).
     prefix: str = ""

@@ -31,22 +31,38 @@ class TableEngine(Engine):
         pid = request.problem_id or ""
         if request.role != SOLVER:
             return Completion(canned_response(request.role, self.domains.get(pid, "math")))
-        if pid not in self.answers:
+        answer = self.answer_for(pid, request.repeat)
+        if answer is None:
             self.missing.add(pid)
             return Completion("", finish_reason="missing", error=f"no answer for id {pid!r}")
-        return Completion(self.answers[pid])
+        return Completion(answer)
+
+    def answer_for(self, problem_id: str, repeat: int) -> str | None:
+        return self.answers.get(problem_id)
 
 
 class OracleEngine(TableEngine):
     name = "oracle"
 
     @classmethod
-    def for_problems(cls, problems: list[Any], max_concurrency: int = 64) -> OracleEngine:
-        return cls(
+    def for_problems(
+        cls, problems: list[Any], max_concurrency: int = 64, pose: Any = None
+    ) -> OracleEngine:
+        """``pose(problem, repeat)`` re-poses a problem for a repeat (GPQA reshuffles its
+        choices per repeat when asked), so the oracle answers the question actually asked."""
+        engine = cls(
             {p.id: p.reference_response for p in problems},
             {p.id: p.domain for p in problems},
             max_concurrency,
         )
+        engine.problems = {p.id: p for p in problems}
+        engine.pose = pose
+        return engine
+
+    def answer_for(self, problem_id: str, repeat: int) -> str | None:
+        if self.pose is None or repeat == 0 or problem_id not in self.problems:
+            return super().answer_for(problem_id, repeat)
+        return self.pose(self.problems[problem_id], repeat).reference_response
 
 
 class ReplayEngine(TableEngine):

@@ -125,7 +125,12 @@ class Episode:
         )
         prefix = "<think>\n" if cfg_get(self.reasoning, "force_think") else ""
         request = Request(
-            messages=messages, params=params, problem_id=self.problem.id, role=role, prefix=prefix
+            messages=messages,
+            params=params,
+            problem_id=self.problem.id,
+            repeat=self.repeat,
+            role=role,
+            prefix=prefix,
         )
         start = time.perf_counter()
         try:
@@ -177,6 +182,7 @@ class Episode:
                 seed=request.params.seed,
             ),
             problem_id=request.problem_id,
+            repeat=request.repeat,
             role=request.role,
             prefix=text + "\n</think>\n\n",
         )

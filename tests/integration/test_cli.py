@@ -212,3 +212,24 @@ def test_a_model_that_cannot_be_loaded_is_one_line(tmp_path, data_dir):
     r = run_cli("model=tiny", "model.path=/no/such/model", "limit=1", f"hydra.run.dir={tmp_path}")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "could not load model 'tiny' from /no/such/model" in r.stderr.strip().splitlines()[-1]
+
+
+def test_oracle_answers_the_question_posed_in_each_repeat(tmp_path):
+    """GPQA reshuffles choices per repeat when asked: the right letter moves, and the oracle
+    must follow it (a made-up fixture: GPQA's data is not shared)."""
+    fixture = ROOT / "tests" / "fixtures" / "gpqa_diamond.jsonl"
+    r = run_cli(
+        "model=oracle",
+        "benchmark=gpqa_diamond",
+        f"benchmark.data_files={fixture}",
+        "benchmark.shuffle_per_repeat=true",
+        "repeats=3",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["n"], summary["accuracy"]) == (120, 1.0)
+    letters = {}
+    for row in read_jsonl(tmp_path / "results.jsonl"):
+        letters.setdefault(row["id"], set()).add(row["answer"])
+    assert all(len(v) > 1 for v in letters.values())  # the answer letter moved across repeats

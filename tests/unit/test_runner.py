@@ -46,7 +46,7 @@ def _cfg(limit: int):
 def _engine(monkeypatch, fail: set[str]) -> Scripted:
     made = {}
 
-    def build(model_cfg, problems, cache_path=None):
+    def build(model_cfg, problems, **_):
         made["e"] = Scripted({p.id: p.reference_response for p in problems}, fail)
         return made["e"]
 
