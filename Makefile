@@ -11,7 +11,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	.venv/bin/python -m harness model=smollm2-135m benchmark=math500 limit=8 tokens=384
+	.venv/bin/python -m harness model=smollm2-135m mas=single benchmark=math500 limit=8 tokens=384
 
 lint: setup
 	.venv/bin/ruff check .

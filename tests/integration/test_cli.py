@@ -30,7 +30,14 @@ SUMMARY_KEYS = {
 
 def test_tiny_model_run_writes_the_run_store(tmp_path, data_dir):
     out = tmp_path / "run"
-    r = run_cli("model=tiny", "benchmark=math500", "limit=4", "tokens=24", f"hydra.run.dir={out}")
+    r = run_cli(
+        "model=tiny",
+        "mas=single",
+        "benchmark=math500",
+        "limit=4",
+        "tokens=24",
+        f"hydra.run.dir={out}",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) >= SUMMARY_KEYS
@@ -93,6 +100,7 @@ def test_kill_minus_9_then_rerun_counts_every_problem_once(tmp_path, data_dir):
         "-m",
         "harness",
         "model=tiny",
+        "mas=single",
         "limit=24",
         "tokens=96",
         "model.max_concurrency=2",
@@ -127,7 +135,7 @@ def test_kill_minus_9_then_rerun_counts_every_problem_once(tmp_path, data_dir):
 
 def test_finished_run_does_no_work_on_rerun(tmp_path, data_dir):
     out = tmp_path / "again"
-    args = ("model=tiny", "limit=2", "tokens=8", f"hydra.run.dir={out}")
+    args = ("model=tiny", "mas=single", "limit=2", "tokens=8", f"hydra.run.dir={out}")
     assert run_cli(*args).returncode == 0
     # The model path now points nowhere: a rerun that loaded the model would fail.
     r = run_cli(*args, HARNESS_CACHE=str(tmp_path / "empty-cache"))
@@ -173,7 +181,13 @@ def test_help_and_cfg_job_work_as_in_hydra():
 
 def test_sweep_writes_one_run_per_point(tmp_path, data_dir):
     r = run_cli(
-        "-m", "model=tiny", "agents=2,3", "tokens=16,32", "limit=2", f"hydra.sweep.dir={tmp_path}"
+        "-m",
+        "model=tiny",
+        "mas=single",
+        "agents=2,3",
+        "tokens=16,32",
+        "limit=2",
+        f"hydra.sweep.dir={tmp_path}",
     )
     assert r.returncode == 0, r.stderr[-2000:]
     summaries = sorted(Path(tmp_path).rglob("summary.json"))

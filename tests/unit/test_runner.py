@@ -36,6 +36,7 @@ def _cfg(limit: int):
             "config",
             overrides=[
                 "model=oracle",
+                "mas=single",
                 "model.max_concurrency=4",
                 f"limit={limit}",
                 "run.progress=false",
