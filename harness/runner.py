@@ -106,10 +106,11 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
     if judge is not None:
         await judge.start()
     n_total = len(problems) * knobs.repeats
+    ids = {p.id for p in problems}  # a lowered `limit` leaves rows outside the selection
     progress = Progress(
         n_total,
         n_total - len(todo),
-        sum(bool(r.get("correct")) for r in done.values()),
+        sum(bool(r.get("correct")) for (pid, _), r in done.items() if pid in ids),
         label,
         cfg.run.get("progress"),
     )

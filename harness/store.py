@@ -70,7 +70,7 @@ class RunStore:
         for row in _read_jsonl_repairing(self.results_path):
             key = (str(row.get("id")), int(row.get("repeat", 0)))
             done.setdefault(key, row)
-        _read_jsonl_repairing(self.transcripts_path)  # repair only: appends must start clean
+        _repair_tail(self.transcripts_path)
         return done
 
     def append(self, result: dict[str, Any], transcript: dict[str, Any]) -> None:
@@ -103,24 +103,44 @@ def _append_line(f, row: dict[str, Any]) -> None:
     os.fsync(f.fileno())
 
 
+def _repair_tail(path: Path) -> None:
+    """kill -9 mid-write leaves a partial last line: cut it, so the next append starts on a
+    fresh line. Reads only the tail (transcripts can be large)."""
+    if not path.exists():
+        return
+    with path.open("r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            return
+        pos = end
+        while pos > 0:
+            step = min(65536, pos)
+            pos -= step
+            f.seek(pos)
+            chunk = f.read(step)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                f.truncate(pos + cut + 1)
+                return
+        f.truncate(0)
+
+
 def _read_jsonl_repairing(path: Path) -> list[dict[str, Any]]:
+    _repair_tail(path)
     if not path.exists():
         return []
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        # kill -9 mid-write: cut the partial line so the next append starts on a fresh line.
-        keep = data.rfind(b"\n") + 1
-        with path.open("r+b") as f:
-            f.truncate(keep)
-        data = data[:keep]
     rows = []
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
     return rows
 
 

@@ -54,8 +54,6 @@ class Engine(abc.ABC):
     """Base class: subclasses implement ``_generate``; ``generate`` adds the concurrency limit."""
 
     name: str = "engine"
-    #: whether a call costs model time (False for table engines: the runner need not load anything)
-    uses_model: bool = True
 
     def __init__(self, max_concurrency: int = 1) -> None:
         self.max_concurrency = max(1, int(max_concurrency))

@@ -24,7 +24,6 @@ class CachedEngine(Engine):
         super().__init__(max_concurrency=1 << 16)
         self.inner = inner
         self.name = inner.name
-        self.uses_model = inner.uses_model
         self.identity = identity
         self.path = Path(path)
         self.hits = 0

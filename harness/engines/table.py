@@ -17,8 +17,6 @@ from harness.errors import DataError
 
 
 class TableEngine(Engine):
-    uses_model = False
-
     def __init__(self, answers: dict[str, str], domains: dict[str, str], max_concurrency: int = 64):
         super().__init__(max_concurrency)
         self.answers = answers

@@ -34,7 +34,6 @@ SCRIPT = {
 
 class InstantEngine(Engine):
     name = "instant"
-    uses_model = False
 
     def __init__(self, domain: str) -> None:
         super().__init__(max_concurrency=10_000)

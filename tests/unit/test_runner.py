@@ -17,8 +17,6 @@ from tests.conftest import ROOT, read_jsonl
 class Scripted(Engine):
     """Answers every problem correctly except those in ``fail`` (raises for them)."""
 
-    uses_model = False
-
     def __init__(self, answers: dict[str, str], fail: set[str]) -> None:
         super().__init__(8)
         self.answers, self.fail, self.calls = answers, fail, 0
