@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import ConfigError
-
-_TOKENS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kK]?)\s*(?:tokens?)?\s*$")
+from harness.text import read_token_count
 
 
 def parse_tokens(value: Any, what: str = "tokens") -> int:
@@ -17,15 +15,11 @@ def parse_tokens(value: Any, what: str = "tokens") -> int:
         raise ConfigError(
             f"{what}={value!r} is not a token count (accepted: 8k, 16k, 32k or an integer)"
         )
-    if isinstance(value, int):
-        n = value
-    else:
-        m = _TOKENS.match(str(value))
-        if not m:
-            raise ConfigError(
-                f"{what}={value!r} is not a token count (accepted: 8k, 16k, 32k or an integer)"
-            )
-        n = int(float(m.group(1)) * (1024 if m.group(2) else 1))
+    n = value if isinstance(value, int) else read_token_count(str(value))
+    if n is None:
+        raise ConfigError(
+            f"{what}={value!r} is not a token count (accepted: 8k, 16k, 32k or an integer)"
+        )
     if n < 1:
         raise ConfigError(f"{what}={value!r} must be at least 1")
     return n

@@ -21,12 +21,13 @@ from harness.errors import HarnessError
 from harness.knobs import Knobs
 from harness.mas import build_mas
 from harness.mas.base import Episode
+from harness.problem import Problem, Score
 from harness.progress import Progress
+from harness.scoring.context import ScoringContext
 from harness.scoring.judge import Judge
 from harness.store import RunStore
 from harness.summary import summarize
 from tasks import get_task
-from tasks.base import Problem, Score, ScoringContext
 
 log = logging.getLogger("harness")
 

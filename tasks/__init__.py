@@ -9,9 +9,10 @@ from typing import Any
 
 from harness.cfgutil import cfg_get
 from harness.errors import ConfigError
-from tasks.base import Problem, Score, ScoringContext, Task
+from harness.problem import Problem, Score
+from harness.scoring.context import ScoringContext
+from tasks.base import Task
 
-#: task name → "module:Class"
 REGISTRY: dict[str, str] = {
     "math500": "tasks.math500:Math500",
     "aime2024": "tasks.aime:Aime2024",

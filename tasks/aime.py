@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.problem import Problem, Score
+from harness.scoring.context import ScoringContext
 from harness.scoring.extract import last_boxed
 from harness.scoring.scorers import parse_integer, score_integer
-from tasks.base import Problem, Score, ScoringContext, Task
+from tasks.base import Task
 
 
 class _Aime(Task):

@@ -8,35 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.cfgutil import cfg_get
 from harness.errors import DataError
-
-#: problem domains: decides the prompt set and the answer format the agents are asked for
-DOMAINS = ("math", "mc", "code", "text")
-
-
-@dataclass
-class Problem:
-    id: str
-    prompt: str  # the task text shown to agents (never the hidden grading tests)
-    domain: str  # one of DOMAINS
-    reference: Any  # what the scorer compares against (answer string, letter, tests, concepts)
-    reference_response: str  # a full model-style response that must score correct (model=oracle)
-    meta: dict[str, Any] = field(default_factory=dict)
-    # Code tasks: signature the solution must keep and, for the executor agent, public examples.
-    entry_point: str | None = None
-
-
-@dataclass
-class Score:
-    correct: bool
-    answer: str | None  # what was extracted from the response (None: nothing extractable)
-    reason: str | None = None  # why it is wrong / how it failed, for the transcript
-    details: dict[str, Any] = field(default_factory=dict)
+from harness.problem import DOMAINS, Problem, Score  # noqa: F401
+from harness.scoring.context import ScoringContext
 
 
 class Task:
@@ -111,45 +89,6 @@ class Task:
         ``benchmark.shuffle_per_repeat`` is set). The returned problem keeps ``id``.
         """
         return problem
-
-
-class ScoringContext:
-    """Shared, expensive scoring resources (process pool, sandbox), created once per run."""
-
-    def __init__(self, cfg: Any = None, sandbox_cfg: Any = None) -> None:
-        self.cfg = cfg or {}
-        self.sandbox_cfg = sandbox_cfg
-        self._pool = None
-        self._sandbox = None
-
-    def pool(self):
-        """A process pool for CPU-bound or signal-using scorers (math-verify)."""
-        if self._pool is None:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            workers = int(cfg_get(self.cfg, "workers") or min(2, os.cpu_count() or 1))
-            # forkserver: the harness process may hold threads (torch, asyncio executors).
-            self._pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver"))
-        return self._pool
-
-    def reset_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-    def sandbox(self):
-        if self._sandbox is None:
-            from harness.sandbox import Sandbox
-
-            self._sandbox = Sandbox.from_config(self.sandbox_cfg)
-        return self._sandbox
-
-    def close(self) -> None:
-        self.reset_pool()
-        if self._sandbox is not None:
-            self._sandbox.close()
-            self._sandbox = None
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

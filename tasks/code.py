@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from harness.cfgutil import cfg_get
+from harness.problem import Problem, Score
+from harness.scoring.context import ScoringContext
 from harness.scoring.extract import extract_code
 from harness.scoring.scorers import run_tests
-from tasks.base import Problem, Score, ScoringContext, Task
+from tasks.base import Task
 
 
 def fenced(code: str) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from harness.problem import Problem, Score
+from harness.scoring.context import ScoringContext
 from harness.scoring.extract import last_boxed
 from harness.scoring.math_equiv import normalize_string
 from harness.scoring.scorers import score_math
-from tasks.base import Problem, Score, ScoringContext, Task
+from tasks.base import Task
 
 
 def boxed_response(solution: str | None, answer: str) -> tuple[str, str]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.problem import Problem, Score
+from harness.scoring.context import ScoringContext
 from harness.scoring.scorers import score_coverage
-from tasks.base import Problem, Score, ScoringContext, Task
+from tasks.base import Task
 
 
 class CommonGenHard(Task):

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.cfgutil import cfg_get
 from harness.errors import ConfigError, DataError
-from tasks.base import Problem
+from harness.problem import Problem
 from tasks.code import CodeTask, fenced
 
 

@@ -18,8 +18,10 @@ from typing import Any
 
 from harness.cfgutil import cfg_get
 from harness.errors import DataError
+from harness.problem import Problem, Score
+from harness.scoring.context import ScoringContext
 from harness.scoring.scorers import score_letter
-from tasks.base import Problem, Score, ScoringContext, Task
+from tasks.base import Task
 
 LETTERS = "ABCD"
 INCORRECT = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")

@@ -12,8 +12,10 @@ from typing import Any
 
 from harness.cfgutil import cfg_get
 from harness.errors import ConfigError, DataError
+from harness.problem import Problem, Score
+from harness.scoring.context import ScoringContext
 from harness.scoring.extract import strip_thinking
-from tasks.base import Problem, Score, ScoringContext, Task
+from tasks.base import Task
 
 
 class LmEvalTask(Task):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.base import Problem
+from harness.problem import Problem
 from tasks.common import MathTask, boxed_response
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from harness.cfgutil import cfg_get
 from harness.errors import ConfigError
-from tasks.base import Problem
+from harness.problem import Problem
 from tasks.code import CodeTask, fenced
 
 SPLITS_FILE = "mbpp_sanitized_splits.json"

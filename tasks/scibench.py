@@ -7,8 +7,10 @@ from typing import Any
 
 from harness.cfgutil import cfg_get
 from harness.errors import DataError
+from harness.problem import Problem, Score
+from harness.scoring.context import ScoringContext
 from harness.scoring.scorers import parse_number, score_numeric
-from tasks.base import Problem, Score, ScoringContext, Task
+from tasks.base import Task
 
 
 class SciBench(Task):

@@ -14,6 +14,27 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+class EngineUnavailable(Exception):
+    """The engine is down (connection refused, crashed worker, 5xx or timeouts past the retry
+    budget). The episode cannot go on; the runner leaves the problem unrecorded so a rerun
+    retries it."""
+
+
+class RequestRejected(Exception):
+    """This request can never succeed (over the context length, a parameter the backend
+    rejects). Recorded on the call, which then ends with ``finish_reason``; the episode goes on
+    with its fallback."""
+
+    def __init__(self, message: str, finish_reason: str = "error") -> None:
+        super().__init__(message)
+        self.finish_reason = finish_reason  # "length" for context-length errors
+
+
+class FatalEngineError(Exception):
+    """A failure no retry or rerun can fix (bad API key, unknown model): stops the run with
+    one line."""
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     max_tokens: int = 512
@@ -45,6 +66,11 @@ class Completion:
     reasoning: str | None = None  # an API's separate reasoning field, if any
     latency_s: float = 0.0
     error: str | None = None
+    reasoning_tokens: int | None = None  # when the backend reports them apart
+    retries: int = 0  # transient failures retried inside the engine before this answer
+    cost_usd: float | None = None  # priced API models (a price table in the model config)
+    # max_tokens cut to what the context still holds: {"asked": n, "sent": m}
+    clamp: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.engines.base import Completion, Engine, Request
 from harness.errors import DataError
+from harness.roles import SOLVER, canned_response
 
 
 class TableEngine(Engine):
@@ -24,8 +25,6 @@ class TableEngine(Engine):
         self.missing: set[str] = set()  # problems asked for that the table has no answer to
 
     async def _generate(self, request: Request) -> Completion:
-        from harness.mas.parsing import SOLVER, canned_response
-
         pid = request.problem_id or ""
         if request.role != SOLVER:
             return Completion(canned_response(request.role, self.domains.get(pid, "math")))

@@ -49,9 +49,8 @@ from harness.mas.parsing import (
     parse_tests,
 )
 from harness.mas.prompts import Prompts
-from tasks.base import Problem
+from harness.problem import Problem
 
-#: seed index offset of a retried call, so a retry never reuses the seed of the call it repeats
 RETRY_K = 10_000
 #: seed index stride of review iterations (critic k = iteration * stride + critic index)
 REVIEW_K = 100

@@ -14,8 +14,8 @@ from typing import Any
 
 from harness.cfgutil import cfg_get
 from harness.engines.base import Completion, Engine, Request, SamplingParams
-from harness.mas.thinking import split_thinking
-from tasks.base import Problem
+from harness.problem import Problem
+from harness.text import split_thinking
 
 
 @dataclass

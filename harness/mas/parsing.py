@@ -14,15 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-# Role names: transcripts, seeds, per-role token limits and the table engines key on these.
-RECRUITER = "recruiter"
-SOLVER = "solver"
-JUDGE = "judge"  # not an agent of the system: the optional LLM judge of scoring
-CRITIC = "critic"
-EXECUTOR = "executor"
-EVALUATOR = "evaluator"
-CEO = "ceo"
-ROLES = (CEO, RECRUITER, SOLVER, CRITIC, EXECUTOR, EVALUATOR)
+from harness.roles import CEO, CRITIC, EVALUATOR, EXECUTOR, RECRUITER, SOLVER  # noqa: F401
+from harness.text import find_token_count, last_python_block
 
 
 class ParseError(ValueError):
@@ -65,19 +58,12 @@ def parse_int(text: str) -> int:
     raise ParseError(f"no number in {_short(text)!r}")
 
 
-_TOKENS = re.compile(r"(?<![\w.])(\d+(?:[,_ ]\d{3})*(?:\.\d+)?)\s*(k|K|thousand)?(?![A-Za-z0-9])")
-
-
 def parse_token_count(text: str) -> int:
-    """``8192``, ``8,192 tokens``, ``8k``, ``8 K``, ``16.5k`` → a token count (k = 1024, as the
-    ``tokens`` knob and the 2k…32k budget menu count them)."""
-    m = _TOKENS.search(text)
-    if not m:
+    """``8192``, ``8,192 tokens``, ``8k``, ``8 K``, ``16.5k`` → a token count (k = 1024)."""
+    n = find_token_count(text)
+    if n is None:
         raise ParseError(f"no token count in {_short(text)!r}")
-    value = float(re.sub(r"[,_ ]", "", m.group(1)))
-    if m.group(2):
-        value *= 1024
-    return int(value)
+    return n
 
 
 def _short(text: str, n: int = 80) -> str:
@@ -255,18 +241,10 @@ def parse_ceo(text: str) -> CEODecision:
 
 # -- solver and executor --------------------------------------------------------------------------
 
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
-
-
-def code_blocks(text: str) -> list[tuple[str, str]]:
-    """(language, body) of every fenced block; an unclosed last fence counts (truncation)."""
-    return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
-
 
 def extract_code(text: str) -> str | None:
     """The last Python (or untagged) fenced block."""
-    blocks = [b for lang, b in code_blocks(text) if lang in ("", "python", "py", "python3")]
-    return blocks[-1].strip() if blocks and blocks[-1].strip() else None
+    return last_python_block(text)
 
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{\s*[^\s}]")
@@ -301,57 +279,3 @@ def parse_tests(text: str) -> str:
     except SyntaxError as exc:
         raise ParseError(f"tests are not valid Python (line {exc.lineno}: {exc.msg})") from exc
     return code
-
-
-# -- canned outputs (table engines: oracle, replay) -----------------------------------------------
-
-_CANNED_EXPERTS = [
-    "A mathematician specialized in algebra, with expertise in equation solving",
-    "A computer scientist specialized in algorithms, with expertise in correctness proofs",
-    "A physicist specialized in modelling, with expertise in dimensional analysis",
-    "A statistician specialized in probability, with expertise in combinatorics",
-    "A software engineer specialized in Python, with expertise in testing edge cases",
-    "A chemist specialized in physical chemistry, with expertise in quantitative reasoning",
-    "A linguist specialized in semantics, with expertise in precise wording",
-    "A logician specialized in formal reasoning, with expertise in checking arguments",
-    "A biologist specialized in molecular biology, with expertise in experimental design",
-    "An engineer specialized in numerical methods, with expertise in estimation",
-    "A teacher specialized in mathematics education, with expertise in spotting errors",
-    "An economist specialized in optimization, with expertise in constraint problems",
-]
-
-_CANNED_SOLUTION = {
-    "math": "The answer is \\boxed{0}.",
-    "mc": "The answer is \\boxed{A}.",
-    "code": "```python\ndef solution():\n    return None\n```",
-    "text": "A short paragraph.",
-}
-
-
-def canned_response(role: str, domain: str) -> str:
-    """A well-formed output of ``role`` that the parsers above accept, for engines that do not
-    generate text (the oracle answers the solver with the reference; these fill the rest)."""
-    if role == RECRUITER:
-        return "\n".join(f"{i}. {e}" for i, e in enumerate(_CANNED_EXPERTS, 1))
-    if role == CRITIC:
-        return "The solution is consistent with the task and its answer is stated. [Agree]"
-    if role == EVALUATOR:
-        return (
-            "### Correctness: 1\n### Advice: The solution is correct.\n"
-            "### Recruiting Suggestion: The same experts."
-        )
-    if role == CEO:
-        return (
-            "### Decision: <Continue>\n### Recruit Number: 2\n"
-            "### Direction: Check the final answer carefully.\n### Maximum Tokens: 2048"
-        )
-    if role == EXECUTOR:
-        return (
-            "### Thought: The solution must at least define its functions without errors.\n"
-            "### Code:\n```python\nassert True\n```"
-        )
-    if role == JUDGE:
-        return "Judgement: correct"
-    if role == SOLVER:
-        return _CANNED_SOLUTION.get(domain, _CANNED_SOLUTION["text"])
-    raise ValueError(f"unknown role {role!r} (known: {', '.join(ROLES)})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import ConfigError
-from tasks.base import Problem
+from harness.problem import Problem
 
 
 class Prompts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.mas.thinking import split_thinking
+from harness.text import PYTHON_TAGS, code_blocks, visible_text
 
 _BOX_CMDS = ("\\boxed", "\\fbox")
 
@@ -23,10 +23,9 @@ class Extraction:
     note: str | None = None  # a short reason when a fallback was used or nothing was found
 
 
-def strip_thinking(text: str) -> str:
-    """Only the text outside ``<think>…</think>`` is graded (an unclosed think is all thinking).
-    Episodes already strip it; this covers responses that come from elsewhere (replay)."""
-    return split_thinking(text)[1]
+# Only the text outside <think>…</think> is graded. Episodes already strip it; this covers
+# responses that come from elsewhere (replay).
+strip_thinking = visible_text
 
 
 def _read_group(text: str, start: int) -> tuple[str, int] | None:
@@ -122,9 +121,6 @@ def extract_letter(text: str, letters: str = "ABCD") -> Extraction:
     return Extraction(None, "none", "no boxed answer")
 
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
-
-
 def extract_code(text: str, entry_point: str | None = None) -> Extraction:
     """The fenced Python block to grade.
 
@@ -133,8 +129,8 @@ def extract_code(text: str, entry_point: str | None = None) -> Extraction:
     entry point (models sometimes skip the fence).
     """
     body = strip_thinking(text)
-    blocks = [(lang.lower(), code) for lang, code in _FENCE.findall(body)]
-    py = [c for lang, c in blocks if lang in ("python", "py", "python3", "")]
+    blocks = code_blocks(body)
+    py = [c for lang, c in blocks if lang in PYTHON_TAGS]
     if entry_point:
         defining = [c for c in py if re.search(rf"def\s+{re.escape(entry_point)}\s*\(", c)]
         if defining:

@@ -15,8 +15,8 @@ from omegaconf import OmegaConf
 
 from harness.engines.base import Engine, Request, SamplingParams
 from harness.errors import ConfigError
-from harness.mas.thinking import split_thinking
-from tasks.base import Problem
+from harness.problem import Problem
+from harness.text import split_thinking
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 #: domains with a reference answer a judge can compare against

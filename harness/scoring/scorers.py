@@ -8,9 +8,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from harness.problem import Score
 from harness.scoring.extract import extract_letter, extract_math, strip_thinking
 from harness.scoring.math_equiv import math_equal, variants
-from tasks.base import Score
 
 
 async def score_math(response: str, gold: str, ctx: Any) -> Score:

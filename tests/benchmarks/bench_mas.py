@@ -18,8 +18,8 @@ from omegaconf import OmegaConf
 from harness.engines.base import Completion, Engine, Request
 from harness.mas import build_mas
 from harness.mas.base import Episode
-from harness.mas.parsing import canned_response
-from tasks.base import Problem
+from harness.problem import Problem
+from harness.roles import canned_response
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

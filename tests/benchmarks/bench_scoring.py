@@ -18,10 +18,10 @@ import os
 import time
 from pathlib import Path
 
+from harness.scoring.context import ScoringContext
 from harness.scoring.extract import last_boxed
 from harness.scoring.math_equiv import _worker
 from tasks import get_task
-from tasks.base import ScoringContext
 
 DATA = Path(__file__).parents[2].parent / "shared" / "benchmarks"
 

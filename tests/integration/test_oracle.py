@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.problem import Problem, Score
+from harness.scoring.context import ScoringContext
 from tasks import get_task
-from tasks.base import Problem, Score, ScoringContext
 
 DATA_DIR = Path(
     os.environ.get("HARNESS_DATA_DIR") or Path(__file__).parents[2].parent / "shared/benchmarks"

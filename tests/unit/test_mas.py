@@ -20,8 +20,8 @@ from harness.errors import ConfigError
 from harness.mas import build_mas
 from harness.mas.base import Episode, EpisodeResult
 from harness.mas.execution import build_test_program
-from harness.mas.parsing import canned_response
-from tasks.base import Problem
+from harness.problem import Problem
+from harness.roles import canned_response
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from harness.scoring.context import ScoringContext
 from harness.scoring.extract import all_boxed, extract_math, last_boxed, strip_thinking
 from harness.scoring.math_equiv import is_equivalent, math_equal
-from tasks.base import ScoringContext
 
 EQUIVALENT = [
     # fractions vs decimals, \dfrac, shorthand
@@ -132,8 +132,8 @@ def test_a_dead_scoring_worker_does_not_turn_later_answers_wrong() -> None:
     import signal
     import time
 
+    from harness.scoring.context import ScoringContext
     from harness.scoring.math_equiv import math_equal
-    from tasks.base import ScoringContext
 
     ctx = ScoringContext({"workers": 1, "timeout_s": 5})
     try:

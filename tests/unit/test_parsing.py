@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.mas.parsing import (
-    CEO,
-    CRITIC,
-    EVALUATOR,
-    EXECUTOR,
-    RECRUITER,
-    ROLES,
-    SOLVER,
     ParseError,
-    canned_response,
     check_solution,
     extract_code,
     parse_ceo,
@@ -22,6 +14,16 @@ from harness.mas.parsing import (
     parse_recruits,
     parse_tests,
     parse_token_count,
+)
+from harness.roles import (
+    CEO,
+    CRITIC,
+    EVALUATOR,
+    EXECUTOR,
+    RECRUITER,
+    ROLES,
+    SOLVER,
+    canned_response,
 )
 
 

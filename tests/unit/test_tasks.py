@@ -12,8 +12,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from harness.errors import ConfigError, DataError
+from harness.scoring.context import ScoringContext
 from tasks import REGISTRY, get_task
-from tasks.base import ScoringContext
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
+from harness.scoring.context import ScoringContext
 from tasks import get_task
-from tasks.base import ScoringContext
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
