@@ -1,8 +1,20 @@
 """Experiment tracking: where a run's progress and results go besides its run directory.
 
 The runner talks to a :class:`Tracker` only; ``build_tracker`` picks the backend from the
-``tracking`` settings. A tracker must never stop or slow a run: every backend swallows its own
-failures (after one warning) and the run's local files stay the source of truth.
+``tracking`` settings (``conf/tracking/default.yaml``). A tracker must never stop or slow a
+run: every backend swallows its own failures (after one warning) and the run's local files
+stay the source of truth.
+
+What the runner passes:
+
+- ``start(run_dir, config, info)``: ``config`` the resolved config (plain dict); ``info`` the
+  run's identity (``run_id``, ``config_hash``, ``data_digest``, ``prompts_digest``,
+  ``n_expected``) and, when known, ``references`` ({problem id: reference} of the selected
+  problems, for the per-problem table), ``git``/``versions`` (provenance) and
+  ``sweep_overrides`` (the sweep's own overrides; otherwise read from ``multirun.yaml``).
+- ``progress(...)`` after each recorded problem; ``result(row)`` with each results line;
+  ``finish(summary)`` once, with the summary.json written (``complete``/``error`` included),
+  also when the run failed.
 """
 
 from __future__ import annotations
@@ -26,6 +38,25 @@ class Tracker:
     def finish(self, summary: dict[str, Any]) -> None:
         """The run ended (complete or not) with this summary.json."""
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the backend is done with this run (True), or ``timeout`` passed."""
+        return True
+
 
 def build_tracker(tracking_cfg: Any) -> Tracker:
-    return Tracker()
+    """The tracker for one run: ``tracking_cfg`` is the ``tracking`` config node (or
+    :class:`~harness.tracking.settings.TrackingSettings`); None means no tracking."""
+    if tracking_cfg is None:
+        return Tracker()
+    from harness.tracking.mode import resolve_mode
+    from harness.tracking.settings import tracking_settings
+
+    settings = tracking_settings(tracking_cfg).wandb
+    mode = resolve_mode(settings.mode)
+    if mode == "disabled":
+        return Tracker()
+    from harness.tracking.wandb_tracker import WandbTracker, wandb_is_off
+
+    if wandb_is_off():
+        return Tracker()
+    return WandbTracker(settings, mode)
