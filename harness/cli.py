@@ -1,71 +1,190 @@
 """``python -m harness``: one evaluation, or a sweep with ``-m``.
 
-Bad input (an unknown knob value, a missing data file) ends with one line on stderr saying what
-is wrong and what is accepted, and exit status 2; in a sweep the other points still run.
+One event loop for the whole process: every run (every point of a sweep) executes on the same
+``asyncio.Runner``, so engines that must live on one loop (vLLM's ``AsyncLLM``) stay loaded and
+usable across the points; they are shut down once, when the process ends (also on Ctrl-C and
+SIGTERM). The sweep launcher (``hydra/launcher=harness``, the default) runs points one after
+another or, with ``hydra.launcher.concurrency=N``, N at once on that loop.
+
+Exit status:
+
+- 0: every run finished (a finished run may still have wrong answers; see summary.json)
+- 2: bad input (an unknown knob value, a missing data file, a model that cannot be loaded, an
+  engine that refuses the run, e.g. a bad API key); one line on stderr says what is wrong. In a
+  sweep the other points still run and the status is 2 at the end.
+- 3: some problems were left unrecorded because the engine was down; rerun to retry them
+- 130: interrupted (Ctrl-C or SIGTERM); finished problems are saved, rerun to resume
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextvars
 import json
 import logging
 import os
+import signal
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+import harness.identity  # noqa: F401  (registers the run-id resolver before Hydra composes)
 from harness.errors import HarnessError
 
 log = logging.getLogger("harness")
-_failures: list[str] = []
 # An absolute path: with an editable install Hydra would otherwise look for a `conf` module.
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+EXIT_BAD_INPUT, EXIT_NOT_RECORDED, EXIT_INTERRUPTED = 2, 3, 130
+SUMMARY_KEYS = (
+    "benchmark",
+    "model",
+    "mas",
+    "n",
+    "accuracy",
+    "stderr",
+    "calls",
+    "completion_tokens",
+    "wall_s",
+)
+
+
+@dataclass
+class SweepState:
+    """What the points of this process's sweep reported, for the final exit status."""
+
+    failures: list[str] = field(default_factory=list)
+    not_recorded: list[str] = field(default_factory=list)
+
+
+STATE = SweepState()
+# Set by the concurrent launcher: the task function then returns the point unstarted.
+DEFER: contextvars.ContextVar[bool] = contextvars.ContextVar("harness_defer", default=False)
+_runner: asyncio.Runner | None = None
+
+
+def loop_runner() -> asyncio.Runner:
+    """The process's one event loop (created on first use, closed at exit)."""
+    global _runner
+    if _runner is None:
+        _runner = asyncio.Runner()
+        atexit.register(shutdown)
+    return _runner
+
+
+def shutdown() -> None:
+    """Close every engine kept loaded across runs, then the loop."""
+    global _runner
+    if _runner is None:
+        return
+    from harness.engines import close_all
+
+    try:
+        _runner.run(close_all())
+    except BaseException as exc:  # noqa: BLE001 - shutting down: report, never hang
+        log.warning("closing engines failed: %s", exc)
+    _runner.close()
+    _runner = None
+
+
+def process_start_time() -> float | None:
+    """Wall-clock time this process started (Linux), so imports count as start-up cost."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        btime = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+@dataclass
+class Point:
+    """One run of the sweep (or the single run), ready to execute on the shared loop."""
+
+    cfg: DictConfig
+    run_dir: str
+    label: str
+    multirun: bool
+
+    async def execute(self) -> float | None:
+        from harness.runner import run_async
+
+        try:
+            summary = await run_async(self.cfg, self.run_dir, process_start_time())
+        except HarnessError as exc:
+            if not self.multirun:
+                raise
+            log.error("%s: %s", self.label or self.run_dir, exc)
+            STATE.failures.append(str(exc))
+            return None
+        pending = summary.get("not_recorded_engine_errors")
+        if pending:
+            STATE.not_recorded.append(
+                f"{self.label or self.run_dir}: {pending} problems hit engine errors and were "
+                f"not recorded; rerun to retry them"
+            )
+        print(json.dumps({k: summary.get(k) for k in SUMMARY_KEYS}), flush=True)
+        log.info("summary: %s", os.path.join(self.run_dir, "summary.json"))
+        return summary.get("accuracy")  # for Hydra sweepers that optimise a value
 
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> float | None:
-    from harness.runner import run
-
+def _hydra_main(cfg: DictConfig) -> Any:
     hc = HydraConfig.get()
-    run_dir = hc.runtime.output_dir
-    try:
-        summary = run(cfg, run_dir)
-    except HarnessError as exc:
-        if hc.mode == RunMode.MULTIRUN:
-            log.error("%s: %s", hc.job.override_dirname or run_dir, exc)
-            _failures.append(str(exc))
-            return None
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    pending = summary.get("not_recorded_engine_errors")
-    if pending:
-        msg = f"{pending} problems hit engine errors and were not recorded; rerun to retry them"
-        if hc.mode == RunMode.MULTIRUN:
-            _failures.append(msg)
-        else:
-            print(f"error: {msg}", file=sys.stderr)
-            sys.exit(3)
-    keys = (
-        "benchmark",
-        "model",
-        "mas",
-        "n",
-        "accuracy",
-        "stderr",
-        "calls",
-        "completion_tokens",
-        "wall_s",
+    point = Point(
+        cfg,
+        hc.runtime.output_dir,
+        hc.job.override_dirname,
+        hc.mode == RunMode.MULTIRUN,
     )
-    print(json.dumps({k: summary.get(k) for k in keys}))
-    log.info("summary: %s", os.path.join(run_dir, "summary.json"))
-    return summary.get("accuracy")  # for Hydra sweepers that optimise a value
+    if DEFER.get():
+        return point
+    try:
+        return loop_runner().run(point.execute())
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
+    # A scheduler's SIGTERM ends the run like Ctrl-C: episodes cancelled and awaited, summary
+    # written, engines (and their worker processes) shut down.
+    signal.raise_signal(signal.SIGINT)
 
 
 def main() -> None:
-    _hydra_main()
-    if _failures:
-        print(f"error: {len(_failures)} sweep point(s) failed: {_failures[0]}", file=sys.stderr)
-        sys.exit(2)
+    t0 = time.time()
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        _hydra_main()
+    except KeyboardInterrupt:
+        shutdown()
+        print(
+            "error: interrupted; finished problems are saved, run the same command again to resume",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        shutdown()
+    if STATE.failures:
+        print(
+            f"error: {len(STATE.failures)} sweep point(s) failed: {STATE.failures[0]}",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_BAD_INPUT)
+    if STATE.not_recorded:
+        print(f"error: {STATE.not_recorded[0]}", file=sys.stderr)
+        sys.exit(EXIT_NOT_RECORDED)
+    log.debug("process wall time %.1fs", time.time() - t0)

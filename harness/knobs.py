@@ -34,6 +34,8 @@ class Knobs:
     limit: int | None
     repeats: int
     seed: int
+    temperature: float
+    top_p: float
 
     @classmethod
     def from_cfg(cls, cfg: Any) -> Knobs:
@@ -45,7 +47,21 @@ class Knobs:
             limit=None if cfg.get("limit") is None else _int(cfg, "limit", 1),
             repeats=_int(cfg, "repeats", 1),
             seed=_int(cfg, "seed", None),
+            temperature=_float(cfg, "temperature", 0.0),
+            top_p=_float(cfg, "top_p", 0.0, inclusive=False, upper=1.0),
         )
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The ``run:`` block: how a run executes, never what it computes."""
+
+    episode_concurrency: int | None  # episodes in flight; None: 2 × model.max_concurrency
+    progress: Any  # auto | true | false
+    overwrite: bool
+    response_cache: bool
+    response_cache_path: str
+    max_failed_problems: int | None  # engine-down problems in a row before the run stops
 
 
 def _int(cfg: Any, key: str, minimum: int | None) -> int:
@@ -59,3 +75,19 @@ def _int(cfg: Any, key: str, minimum: int | None) -> int:
     if minimum is not None and n < minimum:
         raise ConfigError(f"{key}={value!r} must be at least {minimum}")
     return n
+
+
+def _float(
+    cfg: Any, key: str, low: float, *, inclusive: bool = True, upper: float | None = None
+) -> float:
+    value = cfg.get(key)
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={value!r} must be a number") from None
+    if x < low or (not inclusive and x == low) or (upper is not None and x > upper):
+        bounds = f"{'(' if not inclusive else '['}{low:g}, {upper if upper is not None else '∞'}]"
+        raise ConfigError(f"{key}={value!r} must be in {bounds}")
+    return x

@@ -5,14 +5,24 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("harness")
 
 
 class Progress:
-    def __init__(self, total: int, done: int, correct: int, label: str, mode: Any = "auto") -> None:
+    def __init__(
+        self,
+        total: int,
+        done: int,
+        correct: int,
+        label: str,
+        mode: Any = "auto",
+        on_update: Callable[[int, int, int, int, float], None] | None = None,
+    ) -> None:
         self.total, self.done, self.correct = total, done, correct
+        self.on_update = on_update  # (done, total, correct, tokens, elapsed_s), e.g. a tracker
         self.start_done = done
         self.tokens = 0
         self.t0 = time.perf_counter()
@@ -47,7 +57,10 @@ class Progress:
         self.correct += int(bool(correct))
         self.tokens += completion_tokens
         acc = f"{self.correct / self.done:.3f}"
-        tps = f"{self.tokens / max(1e-9, time.perf_counter() - self.t0):.0f}"
+        elapsed = time.perf_counter() - self.t0
+        tps = f"{self.tokens / max(1e-9, elapsed):.0f}"
+        if self.on_update is not None:
+            self.on_update(self.done, self.total, self.correct, self.tokens, elapsed)
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done, acc=acc, tps=tps)
         elif self.done / self.total >= self._next_log or self.done == self.total:

@@ -1,9 +1,16 @@
-"""config → problems → episodes (engine, sandbox) → scores → run store → summary.
+"""config → problems → episodes (engine, sandbox) → scores → run store → summary → tracker.
 
 All pending problems × repeats run concurrently (bounded by ``run.episode_concurrency``); the
 engine's own limiter bounds requests in flight (``model.max_concurrency``), so an engine sees
 many requests at once. Each finished problem is appended to the store at once, so a crash
 loses at most the problems in flight, and re-running resumes.
+
+What is recorded: every episode that ran to its end, including those that met call errors and
+went on (a retried call, a rejected request and its fallback). What is not: an episode the
+engine could not serve (``EngineUnavailable``: the engine is down) — a rerun retries it. A
+``FatalEngineError`` (a bad API key) stops the run at once. Whenever a run stops, the episodes
+in flight are cancelled and awaited before the sandbox and the pools close, and summary.json
+says how far it got (``complete``, ``error``).
 """
 
 from __future__ import annotations
@@ -11,42 +18,106 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
 from harness.engines import build_engine
+from harness.engines.base import EngineUnavailable, FatalEngineError
 from harness.errors import HarnessError
-from harness.knobs import Knobs
+from harness.identity import config_hash, digest, resolved_without_identity, run_id
+from harness.knobs import Knobs, RunOptions
 from harness.mas import build_mas
 from harness.mas.base import Episode
 from harness.problem import Problem, Score
 from harness.progress import Progress
+from harness.provenance import now_iso
+from harness.runlog import run_log
 from harness.scoring.context import ScoringContext
 from harness.scoring.judge import Judge
+from harness.settings import from_node
 from harness.store import RunStore
 from harness.summary import summarize
+from harness.tracking import build_tracker
+from harness.transcript import SCHEMA
 from tasks import get_task
 
 log = logging.getLogger("harness")
 
 
+class EngineDown(HarnessError):
+    """The engine failed on many problems in a row: finished problems are saved."""
+
+
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """One run on a fresh event loop (scripts and tests; the CLI keeps one loop per process)."""
     return asyncio.run(run_async(cfg, run_dir))
 
 
-async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    knobs = Knobs.from_cfg(cfg)
-    task = get_task(cfg.benchmark)
-    problems = task.load()
-    if knobs.limit is not None:
-        problems = problems[: knobs.limit]
+@dataclass
+class Session:
+    """This invocation's share of a run (a run may take several: crash, resume, extend)."""
 
+    started_at: str = field(default_factory=now_iso)
+    t0: float = field(default_factory=time.perf_counter)
+    startup_s: float | None = None  # process start → first episode (imports, data, engine)
+    engine_start_s: float | None = None
+    generation_s: float | None = None
+    computed: int = 0
+    completion_tokens: int = 0
+    not_recorded: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, wall_s: float, outcome: str) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at,
+            "ended_at": now_iso(),
+            "wall_s": round(wall_s, 3),
+            "startup_s": _round(self.startup_s),
+            "engine_start_s": _round(self.engine_start_s),
+            "generation_s": _round(self.generation_s),
+            "computed": self.computed,
+            "completion_tokens": self.completion_tokens,
+            "not_recorded": self.not_recorded,
+            "outcome": outcome,
+        }
+
+
+async def run_async(
+    cfg: DictConfig, run_dir: str | Path, process_started: float | None = None
+) -> dict[str, Any]:
+    """Run (or resume) one configuration into ``run_dir``; returns its summary.
+
+    ``process_started``: the ``time.time()`` at which the process started, so the summary can
+    tell start-up cost (imports, config, data, model loading) apart from generation."""
+    with run_log(run_dir):
+        return await _run(cfg, Path(run_dir), Session(), process_started)
+
+
+async def _run(
+    cfg: DictConfig, run_dir: Path, session: Session, process_started: float | None
+) -> dict[str, Any]:
+    knobs = Knobs.from_cfg(cfg)
+    opts = from_node(RunOptions, cfg.run, "run")
+    plain = resolved_without_identity(cfg)
+    task = get_task(cfg.benchmark)
+    loaded = task.load()
+    # The data actually loaded, before `limit` (raising it must not look like other data).
+    ident = {
+        "run_id": run_id(plain),
+        "config_hash": config_hash(plain),
+        "data_digest": digest([[p.id, p.prompt, p.reference] for p in loaded]),
+        "prompts_digest": digest(plain.get("prompts")),
+        "schema": SCHEMA,
+    }
+    problems = loaded if knobs.limit is None else loaded[: knobs.limit]
     store = RunStore(run_dir)
-    store.prepare(cfg, overwrite=bool(cfg.run.get("overwrite")))
+    store.prepare(plain, ident, overwrite=opts.overwrite)
     done = store.load_results()
+    keys = [(p.id, r) for p in problems for r in range(knobs.repeats)]
     todo = [(p, r) for p in problems for r in range(knobs.repeats) if (p.id, r) not in done]
     label = f"{cfg.model.name}/{cfg.mas.name}/{cfg.benchmark.name}"
     log.info(
@@ -54,33 +125,63 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         label,
         len(problems),
         knobs.repeats,
-        len(problems) * knobs.repeats - len(todo),
+        len(keys) - len(todo),
         len(todo),
         store.dir,
     )
-
-    engine_stats: dict[str, Any] = {}
-    if todo:
-        engine_stats = await _run_pending(cfg, knobs, task, problems, todo, done, store, label)
-    store.close()
-    computed = [(p, r) for p, r in todo if (p.id, r) in done]
-
-    prior = store.read_summary() or {}
-    wall = time.perf_counter() - t0
-    keys = {(p.id, r) for p in problems for r in range(knobs.repeats)}
-    rows = [row for key, row in done.items() if key in keys]
-    summary = summarize(
-        rows,
-        cfg=cfg,
-        knobs=knobs,
-        session_wall_s=wall,
-        prior_wall_s=float(prior.get("wall_s_total", prior.get("wall_s", 0.0)) or 0.0),
-        computed=len(computed),
-        engine_stats=engine_stats,
-        domain=task.domain,
-        session_tokens=sum(int(done[(p.id, r)]["completion_tokens"]) for p, r in computed),
+    tracker = build_tracker(cfg.get("tracking"))
+    tracker.start(
+        store.dir, plain, {**ident, "n_expected": len(keys), "done": len(keys) - len(todo)}
     )
-    store.write_summary(summary)
+    prior = store.read_summary() or {}
+    error: str | None = None
+    outcome = "finished"
+    try:
+        if todo:
+            await _run_pending(
+                cfg, knobs, opts, task, problems, todo, done, store, label, tracker, session,
+                process_started,
+            )  # fmt: skip
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        outcome, error = "interrupted", "interrupted"
+        raise
+    except HarnessError as exc:
+        outcome, error = "failed", str(exc)
+        raise
+    except BaseException as exc:
+        outcome, error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        store.close()
+        wanted = set(keys)
+        rows = [row for key, row in done.items() if key in wanted]
+        sessions = [
+            *_prior_sessions(prior),
+            session.record(time.perf_counter() - session.t0, outcome),
+        ]
+        if session.not_recorded and error is None:
+            error = f"{session.not_recorded} problems hit engine errors and were not recorded"
+        summary = summarize(
+            rows,
+            cfg=plain,
+            knobs=knobs,
+            ident=ident,
+            n_expected=len(keys),
+            sessions=sessions,
+            engine_stats={**session.stats, "not_recorded_engine_errors": session.not_recorded},
+            domain=task.domain,
+            error=error,
+        )
+        store.write_summary(summary)
+        tracker.finish(summary)
+        if outcome == "interrupted":
+            log.warning(
+                "interrupted: %d of %d problems are saved in %s; run the same command again "
+                "to resume",
+                len(rows),
+                len(keys),
+                store.dir,
+            )
     if summary.get("sandbox_errors"):
         log.warning(
             "%d problems could not be graded: the sandbox failed (see score_details)",
@@ -89,8 +190,10 @@ async def run_async(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     return summary
 
 
-async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> dict[str, Any]:
-    cache = cfg.run.response_cache_path if cfg.run.get("response_cache") else None
+async def _run_pending(
+    cfg, knobs, opts, task, problems, todo, done, store, label, tracker, session, process_started
+) -> None:
+    cache = opts.response_cache_path if opts.response_cache else None
     engine = build_engine(cfg.model, problems, cache_path=cache, pose=task.problem_for_repeat)
     ctx = ScoringContext(cfg.scoring, sandbox_cfg=cfg.get("sandbox"))
     mas = build_mas(
@@ -103,70 +206,79 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
         sandbox_factory=ctx.sandbox,
     )
     judge = Judge.from_config(cfg.scoring, problems)
-    await engine.start()
-    if judge is not None:
-        await judge.start()
-    n_total = len(problems) * knobs.repeats
-    ids = {p.id for p in problems}  # a lowered `limit` leaves rows outside the selection
-    progress = Progress(
-        n_total,
-        n_total - len(todo),
-        sum(bool(r.get("correct")) for (pid, _), r in done.items() if pid in ids),
-        label,
-        cfg.run.get("progress"),
-    )
-    limit = cfg.run.get("episode_concurrency") or 2 * int(cfg.model.get("max_concurrency") or 1)
-    gate = asyncio.Semaphore(int(limit))
-    for_repeat = getattr(task, "problem_for_repeat", None)
-
-    failing = {"streak": 0, "skipped": 0, "stop": False}
+    max_conc = int(cfg.model.get("max_concurrency") or 1)
     # An engine that fails on every call would otherwise fill the store with "wrong" answers.
-    breaker = max(8, 2 * int(cfg.model.get("max_concurrency") or 1))
-
-    async def one(problem: Problem, repeat: int) -> None:
-        async with gate:
-            if failing["stop"]:
-                return
-            if for_repeat is not None:
-                problem = for_repeat(problem, repeat)
-            row, transcript = await _episode(
-                cfg, knobs, task, mas, engine, ctx, problem, repeat, judge
-            )
-            if row["engine_errors"]:
-                # Not recorded: an infrastructure failure is not a wrong answer, and a rerun
-                # retries the problem.
-                failing["streak"] += 1
-                failing["skipped"] += 1
-                log.warning(
-                    "%s/%d: engine error, not recorded: %s", problem.id, repeat, row["error"]
-                )
-                if failing["streak"] >= breaker:
-                    failing["stop"] = True
-                    raise HarnessError(
-                        f"the engine failed on {failing['streak']} problems in a row "
-                        f"(last: {row['error']}); finished problems are saved, rerun to resume"
-                    )
-                return
-            failing["streak"] = 0
-            store.append(row, transcript)
-            done[(problem.id, repeat)] = row
-            progress.update(row["correct"], row["completion_tokens"])
-
+    breaker = opts.max_failed_problems or max(8, 2 * max_conc)
+    failing = {"streak": 0}
     try:
-        await asyncio.gather(*(one(p, r) for p, r in todo))
+        t = time.perf_counter()
+        await engine.start()
+        session.engine_start_s = time.perf_counter() - t
+        if judge is not None:
+            await judge.start()
+        n_total = len(problems) * knobs.repeats
+        ids = {p.id for p in problems}  # a lowered `limit` leaves rows outside the selection
+        progress = Progress(
+            n_total,
+            n_total - len(todo),
+            sum(bool(r.get("correct")) for (pid, _), r in done.items() if pid in ids),
+            label,
+            opts.progress,
+            on_update=tracker.progress,
+        )
+        gate = asyncio.Semaphore(int(opts.episode_concurrency or 2 * max_conc))
+        t_gen = time.perf_counter()
+        if process_started is not None:
+            session.startup_s = time.time() - process_started
+        else:
+            session.startup_s = t_gen - session.t0
+
+        async def one(problem: Problem, repeat: int) -> None:
+            async with gate:
+                posed = task.problem_for_repeat(problem, repeat)
+                try:
+                    row, transcript = await _episode(
+                        cfg, knobs, task, mas, engine, ctx, posed, repeat, judge
+                    )
+                except EngineUnavailable as exc:
+                    # Not recorded: an engine that is down is not a wrong answer; a rerun
+                    # retries the problem.
+                    failing["streak"] += 1
+                    session.not_recorded += 1
+                    log.warning(
+                        "%s/%d: engine unavailable, not recorded: %s", posed.id, repeat, exc
+                    )
+                    if failing["streak"] >= breaker:
+                        raise EngineDown(
+                            f"the engine failed on {failing['streak']} problems in a row "
+                            f"(last: {exc}); finished problems are saved, rerun to resume"
+                        ) from None
+                    return
+                failing["streak"] = 0
+                store.append(row, transcript)
+                done[(posed.id, repeat)] = row
+                session.computed += 1
+                session.completion_tokens += int(row["completion_tokens"])
+                tracker.result(row)
+                progress.update(row["correct"], row["completion_tokens"])
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for p, r in todo:
+                    tg.create_task(one(p, r))
+        except BaseExceptionGroup as group:
+            raise _first(group) from None
+        finally:
+            session.generation_s = time.perf_counter() - t_gen
+            progress.close()
     finally:
-        progress.close()
+        # Only now: every episode has finished or been cancelled and awaited, so nothing is
+        # scored against a closing sandbox.
         ctx.close()
         await engine.release()
         if judge is not None:
             await judge.engine.release()
-    stats: dict[str, Any] = {}
-    if failing["skipped"]:
-        stats["not_recorded_engine_errors"] = failing["skipped"]
-        log.warning(
-            "%d problems hit engine errors and were not recorded: rerun to retry them",
-            failing["skipped"],
-        )
+    stats = session.stats
     if cache:
         stats["response_cache"] = {"hits": engine.hits, "misses": engine.misses}
     missing = getattr(engine, "missing", None)
@@ -175,28 +287,52 @@ async def _run_pending(cfg, knobs, task, problems, todo, done, store, label) -> 
     unknown = getattr(engine, "unknown_ids", None)
     if unknown:
         stats["unknown_ids"] = unknown
-    return stats
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    """The exception that explains why the run stopped: a fatal engine error as one line, else
+    the first user-facing error, else the first exception."""
+    flat: list[BaseException] = []
+
+    def walk(g: BaseExceptionGroup) -> None:
+        for exc in g.exceptions:
+            walk(exc) if isinstance(exc, BaseExceptionGroup) else flat.append(exc)
+
+    walk(group)
+    for exc in flat:
+        if isinstance(exc, FatalEngineError):
+            return HarnessError(f"the engine refused the run: {exc}")
+    for exc in flat:
+        if isinstance(exc, HarnessError):
+            return exc
+    return flat[0]
 
 
 async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat, judge=None):
     t0 = time.perf_counter()
+    started_at = now_iso()
+    attempt = uuid.uuid4().hex[:16]
     ep = Episode(
         engine,
         problem,
         repeat,
         seed=knobs.seed,
-        temperature=float(cfg.get("temperature") or 0.0),
-        top_p=float(cfg.get("top_p") or 1.0),
+        temperature=knobs.temperature,
+        top_p=knobs.top_p,
         reasoning=cfg.get("reasoning"),
     )
     try:
         result = await mas.solve(ep)
-    except HarnessError:
-        raise  # bad configuration: every episode would fail the same way
+    except (HarnessError, EngineUnavailable, FatalEngineError):
+        raise  # bad configuration, an engine that is down or refuses: not this problem's fault
     except Exception as exc:  # one broken episode is a failed problem, not a failed run
         log.exception("episode %s/%d failed", problem.id, repeat)
         result = ep.result
         result.error = f"{type(exc).__name__}: {exc}"
+    engine_errors = [c.error for c in result.calls if c.finish_reason == "error"]
+    if engine_errors and not any(c.output for c in result.calls):
+        # Every call failed: the engine did not serve this episode at all.
+        raise EngineUnavailable(engine_errors[0])
     try:
         score = await task.score(problem, result.response, ctx)
     except Exception as exc:
@@ -207,28 +343,37 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat, judge=No
         if verdict is not None:
             score.details["judge"] = verdict
     totals = result.totals()
-    engine_errors = [c.error for c in result.calls if c.finish_reason == "error"]
+    calls = result.calls
     row = {
         "id": problem.id,
         "repeat": repeat,
+        "attempt": attempt,
         "correct": bool(score.correct),
         "answer": score.answer,
         "reason": score.reason,
         "error": result.error or (engine_errors[0] if engine_errors else None),
-        "engine_errors": len(engine_errors),
+        "failed_calls": len(engine_errors),
         **{
             k: totals[k]
             for k in ("calls", "prompt_tokens", "completion_tokens", "rounds", "agents")
         },
+        "reasoning_tokens": sum(int(getattr(c, "reasoning_tokens", 0) or 0) for c in calls),
+        "engine_retries": sum(int(getattr(c, "engine_retries", 0) or 0) for c in calls),
+        "cost_usd": _cost(calls),
         "tokens_by_role": totals["by_role"],
+        "ceo_decisions": totals.get("ceo_decisions") or None,
         "latency_s": round(time.perf_counter() - t0, 4),
         "score_details": score.details,
     }
     if "judge" in score.details:
         row["judge_correct"] = score.details["judge"]["correct"]
     transcript = {
+        "schema": SCHEMA,
         "id": problem.id,
         "repeat": repeat,
+        "attempt": attempt,
+        "mas": cfg.mas.name,
+        "started_at": started_at,
         "prompt": problem.prompt,
         "response": result.response,
         "correct": row["correct"],
@@ -236,3 +381,20 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat, judge=No
         **result.transcript(),
     }
     return row, transcript
+
+
+def _cost(calls: list[Any]) -> float | None:
+    costs = [c.cost_usd for c in calls if getattr(c, "cost_usd", None) is not None]
+    return round(sum(costs), 8) if costs else None
+
+
+def _prior_sessions(prior: dict[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(prior.get("sessions"), list):
+        return prior["sessions"]
+    if prior.get("wall_s_total") is not None:  # a summary written before sessions were kept
+        return [{"wall_s": prior["wall_s_total"], "outcome": "unknown"}]
+    return []
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)

@@ -137,6 +137,8 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "con
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    import harness.identity  # noqa: F401  (registers the run-id resolver)
+
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -1,6 +1,7 @@
 """The run store: everything a run leaves in its output directory.
 
-- ``config.yaml``      the resolved config (and the identity that resume checks against)
+- ``config.yaml``      the resolved config
+- ``identity.json``    run id, config hash and the digest of the data loaded: what resume checks
 - ``results.jsonl``    one line per problem × repeat, appended and fsynced as each finishes
 - ``transcripts.jsonl`` every model call of each episode, written just before its result line
 - ``summary.json``     aggregate figures, rewritten atomically at the end
@@ -17,22 +18,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from harness.errors import ConfigError
-
-# Keys that do not change what a result means: a resume may differ in these.
-VOLATILE_KEYS = (
-    "limit",
-    "run",
-    "hydra",
-    "run_id",
-    "scoring.workers",
-    "sandbox.workers",
-    "model.max_concurrency",
-    "model.max_batch",
-    "model.cache_dir",
-)
+from harness.identity import identity
 
 
 class RunStore:
@@ -43,25 +32,41 @@ class RunStore:
         self.transcripts_path = self.dir / "transcripts.jsonl"
         self.summary_path = self.dir / "summary.json"
         self.config_path = self.dir / "config.yaml"
+        self.identity_path = self.dir / "identity.json"
         self._results_f = None
         self._transcripts_f = None
 
     # -- config / identity -------------------------------------------------------------------
-    def prepare(self, cfg: DictConfig, overwrite: bool = False) -> None:
-        """Check that existing results were made by the same configuration, then save it."""
-        resolved = OmegaConf.to_container(cfg, resolve=True)
+    def prepare(self, cfg: dict[str, Any], ident: dict[str, Any], overwrite: bool = False) -> None:
+        """Check that existing results were made by the same configuration on the same data,
+        then save both. ``cfg`` is the resolved config, ``ident`` its run id, config hash and
+        data digest."""
         if overwrite:
             for p in (self.results_path, self.transcripts_path, self.summary_path):
                 p.unlink(missing_ok=True)
         elif self.results_path.exists() and self.config_path.exists():
             old = OmegaConf.to_container(OmegaConf.load(self.config_path), resolve=False)
-            diff = _diff(_identity(old), _identity(resolved))
+            diff = _diff(identity(old), identity(cfg))
             if diff:
                 raise ConfigError(
                     f"{self.dir} holds results of a different configuration (differs at: "
                     f"{', '.join(diff[:5])}); use another hydra.run.dir or run.overwrite=true"
                 )
-        _atomic_write(self.config_path, OmegaConf.to_yaml(OmegaConf.create(resolved)))
+            before = self.read_identity()
+            if before.get("data_digest") and before["data_digest"] != ident["data_digest"]:
+                raise ConfigError(
+                    f"{self.dir} holds results of different benchmark data (digest "
+                    f"{before['data_digest']} then, {ident['data_digest']} now); use another "
+                    f"hydra.run.dir or run.overwrite=true"
+                )
+        _atomic_write(self.config_path, OmegaConf.to_yaml(OmegaConf.create(cfg)))
+        _atomic_write(self.identity_path, json.dumps(ident, indent=2) + "\n")
+
+    def read_identity(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.identity_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
 
     # -- results -----------------------------------------------------------------------------
     def load_results(self) -> dict[tuple[str, int], dict[str, Any]]:
@@ -148,24 +153,6 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _identity(cfg: dict[str, Any]) -> dict[str, Any]:
-    flat = _flatten(cfg)
-    return {
-        k: v
-        for k, v in flat.items()
-        if not any(k == p or k.startswith(p + ".") for p in VOLATILE_KEYS)
-    }
-
-
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

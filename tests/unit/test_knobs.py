@@ -27,9 +27,30 @@ def test_tokens_rejects_garbage_with_accepted_forms(value):
 
 
 def test_knobs_validate_each_field():
-    base = dict(agents=3, tokens="8k", turns=2, critic_rounds=0, limit=None, repeats=1, seed=0)
+    base = dict(
+        agents=3,
+        tokens="8k",
+        turns=2,
+        critic_rounds=0,
+        limit=None,
+        repeats=1,
+        seed=0,
+        temperature=0.7,
+        top_p=0.95,
+    )
     k = Knobs.from_cfg(base)
-    assert (k.agents, k.tokens, k.limit) == (3, 8192, None)
-    for key, bad in [("agents", 0), ("turns", "x"), ("repeats", 0), ("limit", 0), ("agents", 2.5)]:
+    assert (k.agents, k.tokens, k.limit, k.temperature) == (3, 8192, None, 0.7)
+    bad_values = [
+        ("agents", 0),
+        ("turns", "x"),
+        ("repeats", 0),
+        ("limit", 0),
+        ("agents", 2.5),
+        ("temperature", -1),
+        ("temperature", "hot"),
+        ("top_p", 0),
+        ("top_p", 1.5),
+    ]
+    for key, bad in bad_values:
         with pytest.raises(ConfigError, match=key):
             Knobs.from_cfg({**base, key: bad})

@@ -78,3 +78,63 @@ def test_nothing_to_do_builds_no_engine(tmp_path, monkeypatch, data_dir):
     monkeypatch.setattr(runner, "build_engine", lambda *a, **k: pytest.fail("engine built"))
     summary = asyncio.run(runner.run_async(_cfg(2), tmp_path))
     assert summary["computed_this_session"] == 0 and summary["n"] == 2
+
+
+class Stalling(Engine):
+    """Answers correctly, slowly; one problem's call raises ``exc`` once the others are busy."""
+
+    def __init__(self, answers: dict[str, str], bad: str, exc: Exception) -> None:
+        super().__init__(8)
+        self.answers, self.bad, self.exc = answers, bad, exc
+        self.cancelled = 0
+
+    async def _generate(self, request: Request) -> Completion:
+        if request.problem_id == self.bad:
+            await asyncio.sleep(0.05)
+            raise self.exc
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return Completion(self.answers[request.problem_id], 10, 5)
+
+
+def test_a_fatal_engine_error_stops_the_run_after_cancelling_episodes(
+    tmp_path, monkeypatch, data_dir
+):
+    """Episodes in flight are cancelled and awaited before the scoring context closes: nothing
+    is scored against a closing sandbox, and summary.json says the run failed and why."""
+    from harness.engines.base import FatalEngineError
+    from harness.scoring.context import ScoringContext
+
+    first = json.loads((data_dir / "math500.jsonl").read_text().splitlines()[0])["unique_id"]
+    made = {}
+
+    def build(model_cfg, problems, **_):
+        answers = {p.id: p.reference_response for p in problems}
+        made["e"] = Stalling(answers, first, FatalEngineError("401 invalid API key"))
+        return made["e"]
+
+    monkeypatch.setattr(runner, "build_engine", build)
+    events: list[str] = []
+    real_close = ScoringContext.close
+    monkeypatch.setattr(
+        ScoringContext, "close", lambda self: (events.append("close"), real_close(self))
+    )
+    import tasks.common
+
+    real_score = tasks.common.MathTask.score
+
+    async def score(self, problem, response, ctx):
+        events.append("score")
+        return await real_score(self, problem, response, ctx)
+
+    monkeypatch.setattr(tasks.common.MathTask, "score", score)
+    with pytest.raises(HarnessError, match="401 invalid API key"):
+        asyncio.run(runner.run_async(_cfg(6), tmp_path))
+    assert made["e"].cancelled == 5  # the other episodes were cancelled, not abandoned
+    assert events == ["close"]  # and none was scored, before or after the close
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["complete"] is False and "401 invalid API key" in summary["error"]
+    assert summary["sessions"][-1]["outcome"] == "failed"

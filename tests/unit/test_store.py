@@ -6,15 +6,25 @@ from omegaconf import OmegaConf
 from harness.errors import ConfigError
 from harness.store import RunStore
 
+IDENT = {"run_id": "r", "config_hash": "h", "data_digest": "d1"}
+
 
 def _cfg(**over):
-    base = {"model": {"name": "tiny", "max_concurrency": 4}, "tokens": 64, "limit": 3, "run": {}}
-    return OmegaConf.merge(OmegaConf.create(base), OmegaConf.create(over))
+    base = {
+        "model": {"name": "tiny", "max_concurrency": 4},
+        "mas": {"name": "agentverse"},
+        "tokens": 64,
+        "agents": 2,
+        "limit": 3,
+        "run": {},
+    }
+    merged = OmegaConf.merge(OmegaConf.create(base), OmegaConf.create(over))
+    return OmegaConf.to_container(merged)
 
 
 def test_append_then_load_round_trips(tmp_path):
     store = RunStore(tmp_path)
-    store.prepare(_cfg())
+    store.prepare(_cfg(), IDENT)
     store.append({"id": "a", "repeat": 0, "correct": True}, {"id": "a", "calls": []})
     store.append({"id": "a", "repeat": 1, "correct": False}, {"id": "a", "calls": []})
     store.close()
@@ -25,7 +35,7 @@ def test_append_then_load_round_trips(tmp_path):
 
 def test_torn_last_line_is_cut_before_the_next_append(tmp_path):
     store = RunStore(tmp_path)
-    store.prepare(_cfg())
+    store.prepare(_cfg(), IDENT)
     store.append({"id": "a", "repeat": 0, "correct": True}, {"id": "a"})
     store.close()
     with open(tmp_path / "results.jsonl", "a") as f:
@@ -48,12 +58,33 @@ def test_duplicate_keys_count_once(tmp_path):
 
 def test_resume_refuses_a_different_configuration(tmp_path):
     store = RunStore(tmp_path)
-    store.prepare(_cfg())
+    store.prepare(_cfg(), IDENT)
     store.append({"id": "a", "repeat": 0, "correct": True}, {"id": "a"})
     store.close()
     # volatile keys (limit, concurrency) may change on resume
-    RunStore(tmp_path).prepare(_cfg(limit=10, model={"max_concurrency": 1}))
+    RunStore(tmp_path).prepare(_cfg(limit=10, model={"max_concurrency": 1}), IDENT)
+    # 2k and 2048 are the same budget
+    RunStore(tmp_path).prepare(_cfg(tokens="64"), IDENT)
     with pytest.raises(ConfigError, match="tokens"):
-        RunStore(tmp_path).prepare(_cfg(tokens=128))
-    RunStore(tmp_path).prepare(_cfg(tokens=128), overwrite=True)
+        RunStore(tmp_path).prepare(_cfg(tokens=128), IDENT)
+    RunStore(tmp_path).prepare(_cfg(tokens=128), IDENT, overwrite=True)
     assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_resume_ignores_knobs_the_system_does_not_use(tmp_path):
+    store = RunStore(tmp_path)
+    store.prepare(_cfg(mas={"name": "single"}), IDENT)
+    store.append({"id": "a", "repeat": 0, "correct": True}, {"id": "a"})
+    store.close()
+    RunStore(tmp_path).prepare(_cfg(mas={"name": "single"}, agents=5), IDENT)
+    with pytest.raises(ConfigError, match="agents"):
+        RunStore(tmp_path).prepare(_cfg(agents=5), IDENT)
+
+
+def test_resume_refuses_different_data(tmp_path):
+    store = RunStore(tmp_path)
+    store.prepare(_cfg(), IDENT)
+    store.append({"id": "a", "repeat": 0, "correct": True}, {"id": "a"})
+    store.close()
+    with pytest.raises(ConfigError, match="different benchmark data"):
+        RunStore(tmp_path).prepare(_cfg(), {**IDENT, "data_digest": "d2"})
