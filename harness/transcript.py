@@ -44,26 +44,38 @@ max_tokens         the limit asked for; ``max_tokens_sent`` what reached the eng
                    clamp to the context left is recorded in ``clamp``)
 temperature, top_p, seed   the sampling of this call
 latency_s, start_s, end_s
-engine_retries     transient engine errors retried inside this call
+engine_retries     transient engine errors retried inside this call (by the engine and, with
+                   backoff, by the episode)
 error              engine error text (None when the call succeeded)
+cost_usd           the call's price (priced API models), else None
 =================  ==========================================================================
+
+A budget-forced call (a reasoning model cut off while thinking, ``reasoning.budget_forcing_tokens``)
+holds both of its requests: ``raw`` is the cut-off text, the inserted ``</think>`` and the forced
+answer; its ``budget_forced`` event says where the insert is (``at``, ``inserted``).
 
 Event kinds (``kind``; every event also has ``seq``, ``round``, ``call``):
 
 - ``ceo_decision``: said {stop, recruit, max_tokens, direction}, the plan after validation
   (stop, agents, budget, direction), ``parsed``, ``adjustments`` (each clamp or fallback)
 - ``experts``: solver, critics (the recruited personas)
-- ``verdict``: one critic's review: agent, iteration, agree (bool | None for an abstention)
+- ``verdict``: one critic's review: agent, expert, iteration, agree (bool | None for an
+  abstention), text (the objection passed on; "" when agreeing)
 - ``review``: the iteration's tally: iteration, agree, disagree, abstain
 - ``consensus``: iteration at which every critic agreed
 - ``tests``: the executor's tests for the problem (written once): code, call
-- ``execution``: program, verdict, passed, output (stdout/stderr tail), tests_from (seq of the
-  call that wrote the tests)
+- ``execution``: program, verdict, passed, output (the report the evaluator read: verdict and
+  stdout/stderr tails), tests_from (seq of the call that wrote the tests); ``call`` is the call
+  that wrote the solution run
+- ``executor_skipped``: reason (no code block, no sandbox, mas.execute_code false);
+  ``sandbox_error``: error
 - ``evaluation``: correct, advice, recruiting, parsed
-- ``memory``: what was broadcast into agents' memory: to (roles), sender, text
-- ``fallback``: role, reason, used; ``parse_failed``: role, attempt, reason
+- ``memory``: what was broadcast into agents' memory: to (the memories' owners: "solver",
+  "critic 1", …), sender (the tag the receivers see), text
+- ``fallback``: role, agent, reason, used; ``parse_failed``: role, agent, attempt, reason
 - ``stop``: by (ceo | evaluator); ``stop_ignored``: by, reason
-- ``budget_forced``, ``think_recovery``: a reasoning model's cut-off thinking and what was done
+- ``budget_forced`` (ok, at, inserted, extra_tokens), ``think_recovery`` (role, agent, action,
+  max_tokens, temperature of the re-ask): a reasoning model's cut-off thinking and what was done
 - ``engine_error``: a call error the episode went on after (reason, fatal: bool)
 - ``internal_error``: error, traceback
 """

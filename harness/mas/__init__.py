@@ -1,11 +1,18 @@
-"""Multi-agent systems: ``mas=single | agentverse | ceo``. Each has ``solve(episode)``."""
+"""Multi-agent systems: ``mas=single | agentverse | ceo``. Each has ``solve(episode)``.
+
+The episode and its call log live in :mod:`harness.mas.base`, the protocol's reusable steps in
+:mod:`harness.mas.steps`, agents' chat histories in :mod:`harness.mas.memory`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.mas.base import Episode, EpisodeAborted, EpisodeResult
 from harness.mas.prompts import Prompts
+from harness.mas.settings import mas_settings
+
+__all__ = ["Episode", "EpisodeAborted", "EpisodeResult", "build_mas"]
 
 
 def build_mas(
@@ -18,27 +25,25 @@ def build_mas(
     critic_rounds: int,
     sandbox_factory: Any = None,
 ) -> Any:
-    """The system named by ``mas.name``; ``sandbox_factory()`` returns the shared sandbox
-    (the executor role of code tasks needs it; other systems never call it)."""
-    name = mas_cfg.name
+    """The system ``mas.name`` names, from its config node (or its settings dataclass);
+    ``sandbox_factory()`` returns the shared sandbox (only the executor of code tasks calls it)."""
+    settings = mas_settings(mas_cfg)
+    prompts = Prompts(prompts_cfg)
+    if settings.name == "single":
+        from harness.mas.single import SingleAgent
+
+        return SingleAgent(settings, prompts, tokens=tokens)
     kwargs = dict(
-        prompts=Prompts(prompts_cfg),
         agents=agents,
         tokens=tokens,
         turns=turns,
         critic_rounds=critic_rounds,
         sandbox_factory=sandbox_factory,
     )
-    if name == "single":
-        from harness.mas.single import SingleAgent
-
-        return SingleAgent(mas_cfg, **kwargs)
-    if name == "agentverse":
+    if settings.name == "agentverse":
         from harness.mas.agentverse import AgentVerse
 
-        return AgentVerse(mas_cfg, **kwargs)
-    if name == "ceo":
-        from harness.mas.ceo import CEOSystem
+        return AgentVerse(settings, prompts, **kwargs)
+    from harness.mas.ceo import CEOSystem
 
-        return CEOSystem(mas_cfg, **kwargs)
-    raise ConfigError(f"unknown mas '{name}' (accepted: single, agentverse, ceo)")
+    return CEOSystem(settings, prompts, **kwargs)

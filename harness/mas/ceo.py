@@ -1,10 +1,11 @@
 """mas=ceo: the adaptive system. Before each round a CEO agent decides Continue/Stop, how many
 experts to recruit, a discussion direction and a per-agent token budget; the rest of the round
-is the AgentVerse protocol.
+is the AgentVerse protocol, and the direction is what gets broadcast into the agents' memories.
 
-Unlike the original code, every decision is validated and clamped (recruit number within
-``[mas.ceo.min_agents, mas.ceo.max_agents]`` and at most ``agents``; the budget a menu entry no
-larger than ``tokens``), every fallback is recorded, and the CEO's Stop is honoured as
+The CEO sees the task, the latest solution, the evaluator's last verdict and the resources
+spent, never a chat history. Unlike the original code, every decision is validated and clamped
+(recruit number within ``[mas.ceo.min_agents, mas.ceo.max_agents]``; the budget a menu entry
+no larger than ``tokens``), every fallback is recorded, and the CEO's Stop is honoured as
 ``mas.stop_on`` says (``evaluator`` reproduces the original, which ignored it).
 """
 
@@ -12,133 +13,142 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.cfgutil import cfg_get
-from harness.errors import ConfigError
-from harness.mas.agentverse import AgentVerse, Board, RoundPlan, _at_least
-from harness.mas.base import Episode
+from harness.mas.agentverse import AgentVerse
+from harness.mas.base import Who
 from harness.mas.parsing import CEO, EVALUATOR, CEODecision, Evaluation, parse_ceo
-
-STOP_ON = ("evaluator", "ceo", "either")
+from harness.mas.settings import CEOSystemSettings
+from harness.mas.steps import RoundPlan, State
 
 
 class CEOSystem(AgentVerse):
     name = "ceo"
+    settings: CEOSystemSettings
 
-    def __init__(self, cfg: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(cfg, *args, **kwargs)
-        self.stop_on = str(cfg_get(cfg, "stop_on", "either"))
-        if self.stop_on not in STOP_ON:
-            raise ConfigError(f"mas.stop_on={self.stop_on!r} (accepted: {', '.join(STOP_ON)})")
-        ceo = cfg_get(cfg, "ceo", {})
-        # `agents` and `tokens` are upper bounds, so one sweep compares fixed and adaptive
-        # systems at equal caps.
-        self.max_agents = min(
-            _at_least(cfg_get(ceo, "max_agents", self.agents), 1, "mas.ceo.max_agents"), self.agents
-        )
-        self.min_agents = min(
-            _at_least(cfg_get(ceo, "min_agents", 1), 1, "mas.ceo.min_agents"), self.max_agents
-        )
-        menu = sorted({int(b) for b in (cfg_get(ceo, "budget_menu") or [self.tokens])})
-        self.menu = [b for b in menu if 0 < b <= self.tokens] or [self.tokens]
+    def __init__(self, settings: CEOSystemSettings, *args: Any, **kwargs: Any) -> None:
+        super().__init__(settings, *args, **kwargs)
+        ceo = settings.ceo
+        self.max_agents = ceo.max_agents
+        self.min_agents = min(ceo.min_agents, self.max_agents)
+        self.menu = ceo.menu(self.tokens)
 
-    async def plan_round(self, ep: Episode, board: Board, round_: int) -> RoundPlan:
-        """Ask the CEO, then validate and clamp what it said into this round's plan."""
-        messages = self._messages(
-            CEO,
-            ep.problem,
-            solution=board.solution or self._text("no_solution"),
-            feedback=board.feedback or self._text("no_advice"),
-            resources=self._resources(ep, board, round_),
-            min_agents=self.min_agents,
-            max_agents=self.max_agents,
-            menu=self._menu_text(),
-        )
-        asked = await self.ask(ep, CEO, messages, self.role_tokens[CEO], round_, 0, parse_ceo)
-        said = asked.value or asked.partial or CEODecision()
-        plan, notes = self._clamp(said, board)
-        if said.stop:
-            if self.stop_on == EVALUATOR:
-                notes.append("stop ignored (mas.stop_on=evaluator)")
-            elif not board.solution:
-                notes.append("stop ignored: there is no solution yet")
-            else:
-                plan.stop = True
-        ep.event(
-            "ceo_decision",
-            round=round_,
-            parsed=asked.value is not None,
-            reason=asked.reason,
-            said={
-                "stop": said.stop,
-                "recruit": said.recruit,
-                "max_tokens": said.max_tokens,
-                "direction": said.direction,
-            },
-            stop=plan.stop,
-            agents=plan.agents,
-            budget=plan.budget,
-            direction=plan.direction,
-            adjustments=notes,
-        )
-        if plan.stop:
-            ep.event("stop", round=round_, by=CEO)
-        board.plan = plan
-        return plan
+    async def plan(self, st: State) -> RoundPlan:
+        return await decide(st, self)
 
-    def _clamp(self, said: CEODecision, board: Board) -> tuple[RoundPlan, list[str]]:
-        """The plan the CEO's (possibly partial) decision allows, and a note per adjustment.
-        Missing fields keep last round's value (the first round: the upper bounds, i.e. the
-        fixed system)."""
-        notes: list[str] = []
-        last = board.plan
-        if said.recruit is None:
-            agents = last.agents if last else self.max_agents
-            notes.append(f"recruit number missing: used {agents}")
-        else:
-            agents = min(max(said.recruit, self.min_agents), self.max_agents)
-            if agents != said.recruit:
-                notes.append(f"recruit number {said.recruit} clamped to {agents}")
-        if said.max_tokens is None:
-            budget = last.budget if last else self.menu[-1]
-            notes.append(f"maximum tokens missing: used {budget}")
-        else:
-            budget = min(self.menu, key=lambda b: (abs(b - said.max_tokens), b))
-            if budget != said.max_tokens:
-                notes.append(f"maximum tokens {said.max_tokens} set to menu entry {budget}")
-        direction = said.direction
-        if not direction:
-            direction = board.advice or self._text("no_advice")
-            notes.append("direction missing: used the evaluator's advice")
-        if said.stop is None:
-            notes.append("decision missing: continue")
-        return RoundPlan(agents=agents, budget=budget, direction=direction), notes
-
-    def evaluator_ends(self, ep: Episode, evaluation: Evaluation, round_: int) -> bool:
-        if evaluation.correct and self.end_on_correct and self.stop_on == "ceo":
-            ep.event("stop_ignored", round=round_, by=EVALUATOR, reason="mas.stop_on=ceo")
+    def evaluator_ends(self, st: State, evaluation: Evaluation) -> bool:
+        if evaluation.correct and self.settings.end_on_correct and self.settings.stop_on == CEO:
+            st.ep.event(
+                "stop_ignored",
+                round=st.round,
+                call=st.evaluation_call,
+                by=EVALUATOR,
+                reason="mas.stop_on=ceo",
+            )
             return False
-        return super().evaluator_ends(ep, evaluation, round_)
+        return super().evaluator_ends(st, evaluation)
 
-    def _resources(self, ep: Episode, board: Board, round_: int) -> str:
-        last = board.plan
-        used = sum(c.completion_tokens for c in ep.result.calls)
-        part = "resources_first" if last is None else "resources"
-        return self.prompts.render_role(
-            CEO,
-            part,
-            ep.problem,
-            round=round_,
-            turns=self.turns,
-            used=used,
-            agents=last.agents if last else 0,
-            budget=last.budget if last else 0,
-            min_agents=self.min_agents,
-            max_agents=self.max_agents,
-            menu=self._menu_text(),
-        )
-
-    def _menu_text(self) -> str:
+    def menu_text(self) -> str:
         return "[" + ", ".join(str(b) for b in self.menu) + "]"
 
     def _templates(self) -> dict[str, tuple[str, ...]]:
         return {**super()._templates(), CEO: ("system", "user", "resources_first", "resources")}
+
+
+async def decide(st: State, system: CEOSystem) -> RoundPlan:
+    """The CEO's decision for this round, validated and clamped into the round's plan."""
+    ep, kit = st.ep, st.kit
+    messages = kit.messages(
+        CEO,
+        st.problem,
+        solution=st.solution or kit.text("no_solution"),
+        feedback=st.feedback or kit.text("no_advice"),
+        resources=_resources(st, system),
+        min_agents=system.min_agents,
+        max_agents=system.max_agents,
+        menu=system.menu_text(),
+    )
+    asked = await ep.ask(Who(CEO, st.round, "decide"), messages, kit.limit(CEO, None), parse_ceo)
+    said = asked.value or asked.partial or CEODecision()
+    plan, notes = _clamp(said, st, system)
+    if said.stop:
+        if system.settings.stop_on == EVALUATOR:
+            notes.append("stop ignored (mas.stop_on=evaluator)")
+        elif not st.solution:
+            notes.append("stop ignored: there is no solution yet")
+        else:
+            plan.stop = True
+    ep.event(
+        "ceo_decision",
+        round=st.round,
+        call=asked.record.seq,
+        parsed=asked.value is not None,
+        reason=asked.reason,
+        said={
+            "stop": said.stop,
+            "recruit": said.recruit,
+            "max_tokens": said.max_tokens,
+            "direction": said.direction,
+        },
+        stop=plan.stop,
+        agents=plan.agents,
+        budget=plan.budget,
+        direction=plan.direction,
+        adjustments=notes,
+    )
+    if plan.stop:
+        ep.event("stop", round=st.round, call=asked.record.seq, by=CEO)
+    return plan
+
+
+def _clamp(said: CEODecision, st: State, system: CEOSystem) -> tuple[RoundPlan, list[str]]:
+    """The plan the CEO's (possibly partial) decision allows, and a note per adjustment.
+    Missing fields keep last round's value (the first round: the upper bounds)."""
+    notes: list[str] = []
+    last = st.plan
+    if said.recruit is None:
+        agents = last.agents if last else system.max_agents
+        notes.append(f"recruit number missing: used {agents}")
+    else:
+        agents = min(max(said.recruit, system.min_agents), system.max_agents)
+        if agents != said.recruit:
+            notes.append(f"recruit number {said.recruit} clamped to {agents}")
+    menu = system.menu
+    if said.max_tokens is None:
+        budget = last.budget if last and last.budget else menu[-1]
+        notes.append(f"maximum tokens missing: used {budget}")
+    else:
+        budget = min(menu, key=lambda b: (abs(b - said.max_tokens), b))
+        if budget != said.max_tokens:
+            notes.append(f"maximum tokens {said.max_tokens} set to menu entry {budget}")
+    direction, sender = said.direction, CEO
+    if not direction:
+        direction, sender = st.advice or None, EVALUATOR
+        notes.append("direction missing: used the evaluator's advice")
+    if said.stop is None:
+        notes.append("decision missing: continue")
+    plan = RoundPlan(
+        agents=agents,
+        budget=budget,
+        direction=direction,
+        sender=sender,
+        budget_roles=tuple(system.settings.ceo.budget_roles),
+    )
+    return plan, notes
+
+
+def _resources(st: State, system: CEOSystem) -> str:
+    last = st.plan
+    used = sum(c.completion_tokens for c in st.ep.result.calls)
+    part = "resources_first" if last is None else "resources"
+    return system.prompts.render_role(
+        CEO,
+        part,
+        st.problem,
+        round=st.round,
+        turns=system.turns,
+        used=used,
+        agents=last.agents if last else 0,
+        budget=last.budget if last else 0,
+        min_agents=system.min_agents,
+        max_agents=system.max_agents,
+        menu=system.menu_text(),
+    )

@@ -1,25 +1,33 @@
-"""mas=single: one solver call per problem, no roles."""
+"""mas=single: one solver call per problem, no roles: the baseline."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.mas.base import Episode, EpisodeResult
+from harness.mas.base import Episode, EpisodeResult, Who
+from harness.mas.parsing import SOLVER
 from harness.mas.prompts import Prompts
+from harness.mas.settings import SingleSettings
 
 
 class SingleAgent:
-    def __init__(self, cfg: Any, prompts: Prompts, tokens: int, **_: Any) -> None:
-        self.cfg = cfg
+    name = "single"
+
+    def __init__(self, settings: SingleSettings, prompts: Prompts, *, tokens: int, **_: Any):
+        self.settings = settings
         self.prompts = prompts
         self.tokens = tokens
 
     async def solve(self, ep: Episode) -> EpisodeResult:
+        ep.policy = self.settings.calls
         messages = [
             {"role": "system", "content": self.prompts.get("single", "system")},
             {"role": "user", "content": self.prompts.render("single", "user", problem=ep.problem)},
         ]
-        call = await ep.call("solver", messages, self.tokens, round_=1)
+        # Any reply is the answer; ask() only adds the reasoning-model recovery of a thinking
+        # that ran out of tokens (reasoning.think_retries).
+        asked = await ep.ask(Who(SOLVER, 1, "answer"), messages, self.tokens, lambda text: text)
+        call = asked.record
         ep.result.response = call.output
         ep.result.rounds = 1
         ep.result.agents = [1]

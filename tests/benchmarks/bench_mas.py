@@ -10,18 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
-
-from omegaconf import OmegaConf
 
 from harness.engines.base import Completion, Engine, Request
 from harness.mas import build_mas
 from harness.mas.base import Episode
 from harness.problem import Problem
 from harness.roles import canned_response
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
+from harness.settings import compose
 
 # Worst case for the orchestration: every round runs to the end (critics always object, the
 # evaluator never accepts), and the CEO asks for more experts than allowed (clamped).
@@ -53,21 +49,14 @@ class InstantSandbox:
         )
 
 
-def mas_cfg(name: str, agents: int) -> Any:
-    node = OmegaConf.load(CONF / "mas" / f"{name}.yaml")
-    if "defaults" in node:
-        base = OmegaConf.load(CONF / "mas" / "agentverse.yaml")
-        del node["defaults"]
-        node = OmegaConf.merge(base, node)
-    root = OmegaConf.create({"agents": agents, "mas": node})
-    return root.mas
-
-
-async def bench(name: str, domain: str, episodes: int, concurrency: int) -> dict[str, float]:
+async def bench(
+    name: str, domain: str, episodes: int, concurrency: int, memory: str
+) -> dict[str, float]:
     sandbox = InstantSandbox()
+    cfg = compose([f"mas={name}", "agents=3", f"mas.memory={memory}"])
     mas = build_mas(
-        mas_cfg(name, 3),
-        OmegaConf.load(CONF / "prompts" / "default.yaml"),
+        cfg.mas,
+        cfg.prompts,
         agents=3,
         tokens=16384,
         turns=3,
@@ -81,7 +70,9 @@ async def bench(name: str, domain: str, episodes: int, concurrency: int) -> dict
     async def one(i: int) -> Episode:
         async with gate:
             problem = Problem(f"p{i}", prompt, domain, None, "")
-            ep = Episode(engine, problem, 0, seed=i)
+            ep = Episode(
+                engine, problem, 0, seed=i, temperature=0.0, top_p=1.0, reasoning=cfg.reasoning
+            )
             await mas.solve(ep)
             assert ep.result.error is None, ep.result.error
             return ep
@@ -106,14 +97,21 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
     print(
-        f"{'system':<12}{'domain':<8}{'episodes':>9}{'calls':>8}{'calls/ep':>10}"
+        f"{'system':<12}{'domain':<8}{'memory':<14}{'episodes':>9}{'calls':>8}{'calls/ep':>10}"
         f"{'wall s':>9}{'calls/s':>10}{'µs/call':>9}"
     )
-    for name, domain in [("ceo", "math"), ("ceo", "code"), ("agentverse", "math")]:
-        r = asyncio.run(bench(name, domain, args.episodes, args.concurrency))
+    cases = [
+        ("ceo", "math", "chat_history"),
+        ("ceo", "code", "chat_history"),
+        ("agentverse", "math", "chat_history"),
+        ("agentverse", "math", "none"),
+    ]
+    for name, domain, memory in cases:
+        r = asyncio.run(bench(name, domain, args.episodes, args.concurrency, memory))
         print(
-            f"{name:<12}{domain:<8}{r['episodes']:>9}{r['calls']:>8}{r['calls_per_episode']:>10.1f}"
-            f"{r['wall_s']:>9.2f}{r['calls_per_s']:>10.0f}{r['us_per_call']:>9.0f}"
+            f"{name:<12}{domain:<8}{memory:<14}{r['episodes']:>9}{r['calls']:>8}"
+            f"{r['calls_per_episode']:>10.1f}{r['wall_s']:>9.2f}{r['calls_per_s']:>10.0f}"
+            f"{r['us_per_call']:>9.0f}"
         )
     print("target: >= 1000 calls/s on one core (ceo rows)")
 

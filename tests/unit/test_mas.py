@@ -4,6 +4,7 @@ and call order) and a stand-in sandbox."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -18,10 +19,11 @@ from omegaconf import OmegaConf
 from harness.engines.base import Completion, Engine, Request
 from harness.errors import ConfigError
 from harness.mas import build_mas
-from harness.mas.base import Episode, EpisodeResult
+from harness.mas.base import Episode, EpisodeAborted, EpisodeResult
 from harness.mas.execution import build_test_program
 from harness.problem import Problem
 from harness.roles import canned_response
+from harness.settings import compose
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -108,6 +110,16 @@ def prompts_cfg() -> Any:
     return OmegaConf.load(CONF / "prompts" / "default.yaml")
 
 
+@functools.cache
+def _reasoning() -> dict[str, Any]:
+    """The `reasoning:` block exactly as the CLI composes it (model=tiny)."""
+    return OmegaConf.to_container(compose(["model=tiny"]).reasoning, resolve=True)
+
+
+def reasoning(**over: Any) -> dict[str, Any]:
+    return {**_reasoning(), **over}
+
+
 def make(
     name: str = "agentverse",
     *,
@@ -119,6 +131,7 @@ def make(
     prompts: Any = None,
     **over: Any,
 ) -> Any:
+    over.setdefault("engine_backoff_s", 0.0)
     return build_mas(
         mas_cfg(name, agents, **over),
         prompts if prompts is not None else prompts_cfg(),
@@ -142,9 +155,14 @@ CODE = Problem(
 )
 
 
+def episode(engine: Engine, problem: Problem = MATH, **kw: Any) -> Episode:
+    kw = {"seed": 0, "temperature": 0.0, "top_p": 1.0, **kw}
+    kw["reasoning"] = reasoning(**kw.get("reasoning", {}))
+    return Episode(engine, problem, 0, **kw)
+
+
 def run(mas: Any, engine: Engine, problem: Problem = MATH, **ep_kw: Any) -> EpisodeResult:
-    ep = Episode(engine, problem, 0, **ep_kw)
-    return asyncio.run(mas.solve(ep))
+    return asyncio.run(mas.solve(episode(engine, problem, **ep_kw)))
 
 
 def roles(result: EpisodeResult) -> list[str]:
@@ -168,7 +186,7 @@ def test_consensus_stops_review_loop() -> None:
     engine = ScriptedEngine({"critic": AGREE, "solver": "\\boxed{42}", "evaluator": RIGHT})
     result = run(make(critic_rounds=3), engine)
     assert roles(result) == ["recruiter", "solver", "critic", "critic", "evaluator"]
-    assert events(result, "consensus") == [{"kind": "consensus", "round": 1, "iteration": 1}]
+    assert [(e["round"], e["iteration"]) for e in events(result, "consensus")] == [(1, 1)]
     assert result.response == "\\boxed{42}" and result.error is None
     assert result.rounds == 1 and result.agents == [3]
 
@@ -211,7 +229,9 @@ def test_evaluator_correct_ends_episode() -> None:
     engine = ScriptedEngine({"evaluator": [WRONG, RIGHT]})
     result = run(make(turns=5), engine)
     assert result.rounds == 2 and result.agents == [3, 3]
-    assert events(result, "stop") == [{"kind": "stop", "round": 2, "by": "evaluator"}]
+    (stop,) = events(result, "stop")
+    assert (stop["round"], stop["by"]) == (2, "evaluator")
+    assert stop["call"] == [c.seq for c in result.calls if c.role == "evaluator"][-1]
 
 
 def test_rounds_exhausted_and_advice_carried_forward() -> None:
@@ -233,11 +253,16 @@ def test_end_on_correct_false_runs_all_rounds() -> None:
     assert run(make(turns=2, end_on_correct=False), engine).rounds == 2
 
 
-def test_role_token_limits() -> None:
+def test_role_token_limits_follow_tokens_unless_set() -> None:
     engine = ScriptedEngine({"evaluator": RIGHT})
     result = run(make(tokens=3000), engine)
     limits = {c.role: c.max_tokens for c in result.calls}
-    assert limits == {"recruiter": 512, "solver": 3000, "critic": 3000, "evaluator": 1024}
+    assert limits == {"recruiter": 3000, "solver": 3000, "critic": 3000, "evaluator": 3000}
+    # an explicit limit wins, but never above `tokens`
+    engine = ScriptedEngine({"evaluator": RIGHT})
+    mas = make(tokens=3000, **{"role_tokens.critic": 1000, "role_tokens.evaluator": 9000})
+    limits = {c.role: c.max_tokens for c in run(mas, engine).calls}
+    assert limits == {"recruiter": 3000, "solver": 3000, "critic": 1000, "evaluator": 3000}
 
 
 def test_critics_run_concurrently() -> None:
@@ -283,15 +308,17 @@ def test_garbage_code_task_with_sandbox() -> None:
     assert events(result, "executor_skipped")[0]["reason"] == "solution has no code block"
 
 
-def test_engine_exceptions_never_raise() -> None:
+def test_an_engine_that_stays_down_aborts_the_episode() -> None:
     class Broken(Engine):
         async def _generate(self, request: Request) -> Completion:
             raise RuntimeError("server down")
 
-    result = run(make("ceo", turns=2), Broken())
-    assert result.error and result.response == ""
-    assert all(c.error for c in result.calls)
-    assert any("server down" in e["reason"] for e in events(result, "parse_failed"))
+    ep = episode(Broken())
+    with pytest.raises(EpisodeAborted, match="server down"):
+        asyncio.run(make("ceo", turns=2, engine_retries=2).solve(ep))
+    (call,) = ep.result.calls  # the CEO's first call, tried 3 times, then the episode stopped
+    assert call.engine_retries == 2 and call.finish_reason == "error"
+    assert events(ep.result, "engine_error")[0]["fatal"] is True
 
 
 def test_malformed_revision_keeps_previous_solution() -> None:
@@ -404,7 +431,7 @@ def test_ceo_stop_ends_episode_under_stop_on_ceo() -> None:
     result = run(make("ceo", turns=4, stop_on="ceo"), engine)
     assert result.rounds == 1  # the evaluator's 1 did not end it; the CEO's Stop did
     assert events(result, "stop_ignored")[0]["by"] == "evaluator"
-    assert events(result, "stop") == [{"kind": "stop", "round": 2, "by": "ceo"}]
+    assert [(e["round"], e["by"]) for e in events(result, "stop")] == [(2, "ceo")]
     assert Counter(roles(result))["ceo"] == 2
 
 
@@ -457,7 +484,8 @@ def test_ceo_menu_cut_at_tokens() -> None:
     engine = ScriptedEngine({"ceo": ceo_says(tokens="32000"), "evaluator": RIGHT})
     result = run(make("ceo", tokens=4096), engine)
     assert events(result, "ceo_decision")[0]["budget"] == 4096
-    mas = make("ceo", tokens=1000)
+    assert make("ceo", tokens=2048).menu == [256, 512, 1024, 2048]  # halvings by default
+    mas = make("ceo", tokens=1000, **{"ceo.budget_menu": [2048, 4096]})
     assert mas.menu == [1000]  # nothing in the menu fits: the menu is just [tokens]
     assert (
         "[1000]" in run(mas, ScriptedEngine({"evaluator": RIGHT})).calls[0].messages[-1]["content"]
@@ -502,6 +530,10 @@ def test_forced_think_prefix_and_budget_forcing() -> None:
     engine = ScriptedEngine({"solver": solver, "evaluator": RIGHT}, finish={"solver": "length"})
     reasoning = {"force_think": True, "budget_forcing_tokens": 64}
     result = run(make(), engine, reasoning=reasoning)
+    forced = events(result, "budget_forced")[0]
+    solver = next(c for c in result.calls if c.role == "solver")
+    assert forced["call"] == solver.seq
+    assert solver.raw[forced["at"] :].startswith(forced["inserted"])
     assert all(r.prefix.startswith("<think>\n") for r in engine.requests)
     assert result.response == "\\boxed{42}" and result.error is None
     assert events(result, "budget_forced")
@@ -520,11 +552,12 @@ def test_same_seed_same_calls() -> None:
     assert seeds() == seeds()
 
 
-def test_prompt_override_per_domain() -> None:
+@pytest.mark.parametrize("memory, part", [("none", "user"), ("chat_history", "memory")])
+def test_prompt_override_per_domain(memory: str, part: str) -> None:
     prompts = prompts_cfg()
-    prompts.critic.math = {"user": "CUSTOM {task} / {solution}. End with [Agree] or [Disagree]."}
+    prompts.critic.math = {part: "CUSTOM {task}. End with [Agree] or [Disagree]."}
     engine = ScriptedEngine({"evaluator": RIGHT})
-    run(make(prompts=prompts), engine)
+    run(make(prompts=prompts, memory=memory), engine)
     critic = [r for r in engine.requests if r.role == "critic"][0]
     assert critic.messages[-1]["content"].startswith("CUSTOM What is 6 * 7?")
     assert (
