@@ -41,10 +41,10 @@ def calls_per_episode(cfg: DictConfig, knobs: Knobs, domain: str) -> tuple[int, 
 
     def budget(role: str) -> int:
         value = role_tokens.get(role)
-        return parse_tokens(value) if value not in (None, "") else knobs.tokens
+        # every role's limit is capped at `tokens` (harness.mas.steps.Kit.limit)
+        return min(parse_tokens(value), knobs.tokens) if value not in (None, "") else knobs.tokens
 
-    solver = max(knobs.tokens, *(int(b) for b in (mas.get("ceo") or {}).get("budget_menu") or []))
-    solver = min(solver, knobs.tokens) if name != "ceo" else knobs.tokens
+    solver = knobs.tokens  # the CEO's budget is a menu entry no larger than `tokens`
     critics = knobs.agents - 1
     per_round = [
         (1, budget("recruiter")),
