@@ -1,0 +1,2 @@
+"""Checkpoints registered by ``python -m training`` as harness model configs (see
+``harness_models_searchpath``)."""
