@@ -7,10 +7,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from harness.cfgutil import cfg_get
 from harness.errors import ConfigError
 from harness.problem import Problem, Score
 from harness.scoring.context import ScoringContext
+from harness.settings import to_plain
 from tasks.base import Task
 
 REGISTRY: dict[str, str] = {
@@ -36,8 +36,10 @@ def task_names() -> list[str]:
 
 def get_task(benchmark_cfg: Any) -> Task:
     """The task named by ``benchmark.task`` (else ``benchmark.name``)."""
-    name = cfg_get(benchmark_cfg, "task") or cfg_get(benchmark_cfg, "name")
-    name = str(name or "").strip()
+    node = to_plain(benchmark_cfg)
+    if not isinstance(node, dict):
+        raise ConfigError(f"benchmark config must be a mapping, got {type(benchmark_cfg)!r}")
+    name = str(node.get("task") or node.get("name") or "").strip()
     if name.startswith(LM_EVAL_PREFIX) and len(name) > len(LM_EVAL_PREFIX):
         from tasks.lm_eval_task import LmEvalTask
 

@@ -8,17 +8,47 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from harness.cfgutil import cfg_get
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from harness.problem import DOMAINS, Problem, Score  # noqa: F401
 from harness.scoring.context import ScoringContext
+from harness.settings import from_node, to_plain
+
+BENCHMARK_CONF = Path(__file__).resolve().parents[1] / "conf" / "benchmark"
+
+
+@dataclass
+class BenchmarkSettings:
+    """The keys every ``conf/benchmark/*.yaml`` has; benchmarks with more extend it."""
+
+    name: str
+    task: str
+    data_files: str | None  # a local JSONL in the source's schema
+
+
+def load_settings(cls: type, cfg: Any, yaml_name: str) -> Any:
+    """``cls`` from a config node; a partial mapping (tests, scripts) is laid over
+    ``conf/benchmark/<yaml_name>.yaml``, which holds every default."""
+    if isinstance(cfg, cls):
+        return cfg
+    from omegaconf import OmegaConf
+
+    path = BENCHMARK_CONF / f"{yaml_name}.yaml"
+    node = OmegaConf.create({"benchmark": OmegaConf.load(path) if path.exists() else {}})
+    given = to_plain(cfg) if cfg is not None else {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"benchmark config must be a mapping, got {type(cfg)!r}")
+    node = OmegaConf.merge(node, OmegaConf.create({"benchmark": given}))
+    return from_node(cls, node.benchmark, "benchmark")
 
 
 class Task:
-    """Subclasses set ``name``, ``domain``, ``hf_path``/``local_file`` and implement two methods."""
+    """Subclasses set ``name``, ``domain``, ``hf_path``/``local_file`` and implement two methods.
+
+    ``self.settings`` holds the typed ``benchmark:`` config (``settings_cls``)."""
 
     name: str = ""
     domain: str = "math"
@@ -26,9 +56,13 @@ class Task:
     hf_config: str | None = None
     hf_split: str = "test"
     local_file: str = ""  # file name inside HARNESS_DATA_DIR
+    settings_cls: ClassVar[type] = BenchmarkSettings
 
     def __init__(self, cfg: Any = None) -> None:
-        self.cfg = cfg or {}
+        self.settings = load_settings(self.settings_cls, cfg, self.yaml_name())
+
+    def yaml_name(self) -> str:
+        return self.name
 
     # -- to implement ------------------------------------------------------------------------
     def to_problem(self, record: dict[str, Any], index: int) -> Problem:
@@ -40,9 +74,9 @@ class Task:
     # -- loading -----------------------------------------------------------------------------
     def load_records(self) -> list[dict[str, Any]]:
         """Records from ``benchmark.data_files``, else ``$HARNESS_DATA_DIR``, else the HF hub."""
-        data_files = cfg_get(self.cfg, "data_files")
+        data_files = self.settings.data_files
         if data_files:
-            return read_jsonl(Path(str(data_files)))
+            return read_jsonl(Path(data_files))
         data_dir = os.environ.get("HARNESS_DATA_DIR")
         if data_dir and self.local_file:
             path = Path(data_dir) / self.local_file

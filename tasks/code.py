@@ -1,10 +1,16 @@
-"""Code tasks: extract the fenced solution, build a test program, run it in the sandbox."""
+"""Code tasks: extract the fenced solution, run it and the hidden tests in the sandbox.
+
+Grading is the sandbox's grading mode: the solution runs first, then the hidden tests, whose
+assertions compare plain copies of the results (an object that claims to equal everything does
+not pass), and a pass needs the sandbox's evidence that every test ran to the end (a solution
+that exits early with status 0 does not pass). Time limits come from the reference solution's
+measured CPU time (``ScoringContext.code_limits``), so machine load cannot flip a verdict.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.cfgutil import cfg_get
 from harness.problem import Problem, Score
 from harness.scoring.context import ScoringContext
 from harness.scoring.extract import extract_code
@@ -17,16 +23,20 @@ def fenced(code: str) -> str:
 
 
 class CodeTask(Task):
-    """Subclasses implement :meth:`program` (solution code → complete test program)."""
+    """Subclasses implement :meth:`program_parts` (solution code → program, hidden tests)."""
 
     domain = "code"
 
-    def program(self, problem: Problem, code: str) -> str:
+    def program_parts(self, problem: Problem, code: str) -> tuple[str, str]:
+        """(the program: the solution and what it needs, the hidden tests run after it)."""
         raise NotImplementedError
 
     def extract(self, problem: Problem, response: str) -> tuple[str | None, str, str | None]:
         ex = extract_code(response or "", problem.entry_point)
         return ex.answer, ex.method, ex.note
+
+    def reference_code(self, problem: Problem) -> str | None:
+        return self.extract(problem, problem.reference_response)[0]
 
     async def score(self, problem: Problem, response: str, ctx: ScoringContext) -> Score:
         try:
@@ -34,10 +44,12 @@ class CodeTask(Task):
             details: dict[str, Any] = {"extraction": method}
             if code is None or not code.strip():
                 return Score(False, None, note or "no code block", details)
-            timeout = cfg_get(self.cfg, "timeout_s")
-            ok, reason, run = await run_tests(
-                self.program(problem, code), ctx, float(timeout) if timeout else None
+            reference = self.reference_code(problem) or ""
+            limits = await ctx.code_limits(
+                self.name, problem.id, *self.program_parts(problem, reference)
             )
+            program, tests = self.program_parts(problem, code)
+            ok, reason, run = await run_tests(program, tests, ctx, limits)
             details.update(run)
             return Score(ok, code, reason if not ok else note, details)
         except Exception as exc:  # noqa: BLE001 - scoring must never abort a run

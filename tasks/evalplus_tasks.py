@@ -17,7 +17,6 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from harness.cfgutil import cfg_get
 from harness.errors import ConfigError, DataError
 from harness.problem import Problem
 from tasks.code import CodeTask, fenced
@@ -38,10 +37,13 @@ def _evalplus():
 
 
 # Our port of evalplus.eval.unsafe_execute's comparison (numpy-free, so the sandboxed
-# interpreter needs nothing beyond the standard library).
+# interpreter needs nothing beyond the standard library). It runs as the sandbox's hidden tests:
+# outputs are plain copies (``__harness_check__.plain``) before anything compares them, so the
+# candidate's own objects never decide the verdict.
 _RUNNER = r"""
 import base64, copy, math, pickle, sys
 _D = pickle.loads(base64.b64decode(_PAYLOAD))
+_plain = __harness_check__.plain
 
 def _is_floats(x):
     if isinstance(x, float):
@@ -61,8 +63,8 @@ exec(_D["code"], _cand_ns)
 ep, dataset = _D["entry_point"], _D["dataset"]
 ref_fn, fn = _ref_ns[ep], _cand_ns[ep]
 for i, inp in enumerate(_D["inputs"]):
-    exp = ref_fn(*copy.deepcopy(inp))
-    out = fn(*copy.deepcopy(inp))
+    exp = _plain(ref_fn(*copy.deepcopy(inp)))
+    out = _plain(fn(*copy.deepcopy(inp)))
     atol = _D["atol"]
     exact = out == exp
     if dataset == "mbpp":
@@ -97,9 +99,9 @@ class _EvalPlusTask(CodeTask):
     module_attr = ""
 
     def _override_path(self) -> str | None:
-        data_files = cfg_get(self.cfg, "data_files")
+        data_files = self.settings.data_files
         if data_files:
-            return str(data_files)
+            return data_files
         data_dir = os.environ.get("HARNESS_DATA_DIR")
         if data_dir and (Path(data_dir) / self.local_file).exists():
             return str(Path(data_dir) / self.local_file)
@@ -131,11 +133,11 @@ class _EvalPlusTask(CodeTask):
             setattr(module, self.module_attr, old)
         return list(data.values())
 
-    def reference_code(self, record: dict[str, Any]) -> str:
+    def record_reference(self, record: dict[str, Any]) -> str:
         raise NotImplementedError
 
     def to_problem(self, record: dict[str, Any], index: int) -> Problem:
-        ref = self.reference_code(record)
+        ref = self.record_reference(record)
         inputs = list(record.get("base_input") or []) + list(record.get("plus_input") or [])
         return Problem(
             id=str(record["task_id"]),
@@ -158,7 +160,7 @@ class _EvalPlusTask(CodeTask):
             return None, "none", "no code with the entry point"
         return code, "evalplus.sanitize", None
 
-    def program(self, problem: Problem, code: str) -> str:
+    def program_parts(self, problem: Problem, code: str) -> tuple[str, str]:
         from evalplus.eval import _special_oracle
 
         payload = {
@@ -170,7 +172,9 @@ class _EvalPlusTask(CodeTask):
             "dataset": self.dataset,
         }
         blob = base64.b64encode(pickle.dumps(payload)).decode()
-        return f"{inspect.getsource(_special_oracle)}\n_PAYLOAD = {blob!r}\n{_RUNNER}"
+        # Everything runs in the tests part: the candidate's module code is exec'd by the
+        # runner, so an early exit there ends the tests before their completion report.
+        return "", f"{inspect.getsource(_special_oracle)}\n_PAYLOAD = {blob!r}\n{_RUNNER}"
 
 
 class HumanEvalPlus(_EvalPlusTask):
@@ -180,7 +184,7 @@ class HumanEvalPlus(_EvalPlusTask):
     module_attr = "HUMANEVAL_OVERRIDE_PATH"
     local_file = "humaneval_plus.jsonl"
 
-    def reference_code(self, record: dict[str, Any]) -> str:
+    def record_reference(self, record: dict[str, Any]) -> str:
         return str(record["prompt"]) + str(record["canonical_solution"])
 
 
@@ -191,5 +195,5 @@ class MbppPlus(_EvalPlusTask):
     module_attr = "MBPP_OVERRIDE_PATH"
     local_file = "mbpp_plus.jsonl"
 
-    def reference_code(self, record: dict[str, Any]) -> str:
+    def record_reference(self, record: dict[str, Any]) -> str:
         return str(record["canonical_solution"])

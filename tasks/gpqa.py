@@ -12,16 +12,15 @@ from __future__ import annotations
 import csv
 import os
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.cfgutil import cfg_get
 from harness.errors import DataError
 from harness.problem import Problem, Score
 from harness.scoring.context import ScoringContext
 from harness.scoring.scorers import score_letter
-from tasks.base import Task
+from tasks.base import BenchmarkSettings, Task
 
 LETTERS = "ABCD"
 INCORRECT = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
@@ -46,6 +45,12 @@ def render(question: str, choices: list[str]) -> str:
     return f"{question.strip()}\n\n{lines}"
 
 
+@dataclass
+class GpqaSettings(BenchmarkSettings):
+    shuffle_per_repeat: bool  # each repeat gets its own choice order
+    shuffle_seed: int
+
+
 class GpqaDiamond(Task):
     name = "gpqa_diamond"
     domain = "mc"
@@ -53,15 +58,16 @@ class GpqaDiamond(Task):
     hf_config = "gpqa_diamond"
     hf_split = "train"
     local_file = "gpqa_diamond.jsonl"
+    settings_cls = GpqaSettings
 
     @property
     def seed(self) -> int:
-        return int(cfg_get(self.cfg, "shuffle_seed", 0))
+        return self.settings.shuffle_seed
 
     def load_records(self) -> list[dict[str, Any]]:
-        data_files = cfg_get(self.cfg, "data_files")
-        if data_files and str(data_files).endswith(".csv"):  # the original release is a CSV
-            path = Path(str(data_files))
+        data_files = self.settings.data_files
+        if data_files and data_files.endswith(".csv"):  # the original release is a CSV
+            path = Path(data_files)
             if not path.exists():
                 raise DataError(f"data file not found: {path}")
             with path.open(encoding="utf-8", newline="") as f:
@@ -116,7 +122,7 @@ class GpqaDiamond(Task):
         )
 
     def problem_for_repeat(self, problem: Problem, repeat: int) -> Problem:
-        if not cfg_get(self.cfg, "shuffle_per_repeat", False) or repeat == 0:
+        if not self.settings.shuffle_per_repeat or repeat == 0:
             return problem
         return self._pose(problem, repeat)
 

@@ -25,9 +25,10 @@ class HumanEval(CodeTask):
             entry_point=str(record["entry_point"]),
         )
 
-    def program(self, problem: Problem, code: str) -> str:
+    def program_parts(self, problem: Problem, code: str) -> tuple[str, str]:
         # The prompt goes first so its imports and helper functions (HumanEval/10's
         # is_palindrome, /38's encode_cyclic) exist even when the model omits them; the
         # model's own definition of the entry point comes later and replaces the stub.
         ref = problem.reference
-        return f"{ref['prompt']}\n    pass\n\n{code}\n{ref['test']}\ncheck({problem.entry_point})\n"
+        program = f"{ref['prompt']}\n    pass\n\n{code}\n"
+        return program, f"{ref['test']}\ncheck({problem.entry_point})\n"

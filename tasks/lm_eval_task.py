@@ -8,24 +8,38 @@ Hydra): only the task named in the config is built.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from harness.cfgutil import cfg_get
 from harness.errors import ConfigError, DataError
-from harness.problem import Problem, Score
+from harness.problem import DOMAINS, Problem, Score
 from harness.scoring.context import ScoringContext
 from harness.scoring.extract import strip_thinking
-from tasks.base import Task
+from tasks.base import BenchmarkSettings, Task
+
+
+@dataclass
+class LmEvalSettings(BenchmarkSettings):
+    include_path: str | None  # a folder of task YAMLs of your own (lm-eval's --include_path)
+    domain: str  # prompt set used for the answer format: math | mc | code | text
 
 
 class LmEvalTask(Task):
     domain = "text"
+    settings_cls = LmEvalSettings
 
     def __init__(self, cfg: Any, task_name: str) -> None:
-        super().__init__(cfg)
         self.task_name = task_name
         self.name = f"lm_eval:{task_name}"
+        super().__init__(cfg)
+        if self.settings.domain not in DOMAINS:
+            raise ConfigError(
+                f"benchmark.domain={self.settings.domain!r}; accepted: {', '.join(DOMAINS)}"
+            )
         self._task: Any = None
+
+    def yaml_name(self) -> str:
+        return "lm_eval"
 
     def lm_task(self) -> Any:
         if self._task is not None:
@@ -37,7 +51,7 @@ class LmEvalTask(Task):
                 f"benchmark {self.name} needs the optional extra lm-eval: pip install lm-eval "
                 f"({exc})"
             ) from exc
-        include = cfg_get(self.cfg, "include_path")
+        include = self.settings.include_path
         manager = TaskManager(include_path=str(include) if include else None, verbosity="ERROR")
         if self.task_name not in manager.all_tasks:
             raise ConfigError(
@@ -80,7 +94,7 @@ class LmEvalTask(Task):
         return Problem(
             id=f"{self.task_name}-{index}",
             prompt=str(task.doc_to_text(record)),
-            domain=str(cfg_get(self.cfg, "domain", self.domain)),
+            domain=self.settings.domain,
             reference=record,
             reference_response=response,
             meta={"lm_eval_task": self.task_name, "oracle_source": how},

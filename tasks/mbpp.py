@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.cfgutil import cfg_get
 from harness.errors import ConfigError
 from harness.problem import Problem
+from tasks.base import BenchmarkSettings
 from tasks.code import CodeTask, fenced
 
 SPLITS_FILE = "mbpp_sanitized_splits.json"
@@ -38,15 +39,21 @@ def signature_of(code: str, name: str | None) -> str | None:
     return m.group(0) if m else None
 
 
+@dataclass
+class MbppSettings(BenchmarkSettings):
+    split: str  # test | all | validation | train | prompt
+
+
 class MbppSanitized(CodeTask):
     name = "mbpp_sanitized"
     hf_path = "google-research-datasets/mbpp"
     hf_config = "sanitized"
     local_file = "mbpp_sanitized.jsonl"
+    settings_cls = MbppSettings
 
     @property
     def split(self) -> str:
-        split = str(cfg_get(self.cfg, "split", "test"))
+        split = self.settings.split
         if split not in ACCEPTED_SPLITS:
             raise ConfigError(
                 f"unknown benchmark.split {split!r} for mbpp_sanitized; "
@@ -65,9 +72,9 @@ class MbppSanitized(CodeTask):
         return rows
 
     def _splits_path(self) -> Path | None:
-        data_files = cfg_get(self.cfg, "data_files")
+        data_files = self.settings.data_files
         if data_files:
-            return Path(str(data_files)).parent / SPLITS_FILE
+            return Path(data_files).parent / SPLITS_FILE
         data_dir = os.environ.get("HARNESS_DATA_DIR")
         return Path(data_dir) / SPLITS_FILE if data_dir else None
 
@@ -104,6 +111,6 @@ class MbppSanitized(CodeTask):
             entry_point=entry,
         )
 
-    def program(self, problem: Problem, code: str) -> str:
+    def program_parts(self, problem: Problem, code: str) -> tuple[str, str]:
         ref = problem.reference
-        return "\n".join([*ref["imports"], code, *ref["tests"]]) + "\n"
+        return "\n".join([*ref["imports"], code]) + "\n", "\n".join(ref["tests"]) + "\n"

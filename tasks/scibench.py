@@ -3,14 +3,19 @@ uses ``math.isclose(pred, gold, rel_tol=0.05)``; ``benchmark.rel_tol`` changes i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from harness.cfgutil import cfg_get
 from harness.errors import DataError
 from harness.problem import Problem, Score
 from harness.scoring.context import ScoringContext
 from harness.scoring.scorers import parse_number, score_numeric
-from tasks.base import Task
+from tasks.base import BenchmarkSettings, Task
+
+
+@dataclass
+class SciBenchSettings(BenchmarkSettings):
+    rel_tol: float  # relative tolerance of the numeric comparison
 
 
 class SciBench(Task):
@@ -19,6 +24,7 @@ class SciBench(Task):
     hf_path = "xw27/scibench"
     hf_split = "train"
     local_file = "scibench.jsonl"
+    settings_cls = SciBenchSettings
 
     def to_problem(self, record: dict[str, Any], index: int) -> Problem:
         gold = parse_number(str(record["answer_number"]))
@@ -50,7 +56,7 @@ class SciBench(Task):
 
     async def score(self, problem: Problem, response: str, ctx: ScoringContext) -> Score:
         try:
-            rel_tol = float(cfg_get(self.cfg, "rel_tol", 0.05))
+            rel_tol = self.settings.rel_tol
             return await score_numeric(response or "", float(problem.reference), rel_tol, ctx)
         except Exception as exc:  # noqa: BLE001 - scoring must never abort a run
             return Score(False, None, f"scoring error: {type(exc).__name__}: {exc}")

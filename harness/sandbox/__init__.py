@@ -1,9 +1,11 @@
 """Sandboxed execution of untrusted Python programs (used by the executor role and code scorers).
 
     sandbox = Sandbox.from_config(cfg.sandbox)
-    result = await sandbox.run(program, timeout_s=sandbox.time_limit(reference_s))
+    result = await sandbox.run(program)                            # any program
+    result = await sandbox.run(solution, tests=hidden_tests,       # grading mode
+                               cpu_s=cpu, timeout_s=wall)
 
-See harness/sandbox/README.md for the isolation model and the fallback.
+See harness/sandbox/README.md for the isolation model, grading mode and the fallback.
 """
 
 from harness.sandbox.config import SandboxConfig

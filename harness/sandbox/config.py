@@ -1,70 +1,71 @@
-"""Sandbox settings: the keys of conf/sandbox/default.yaml, with defaults for when no config is given."""
+"""Sandbox settings: the keys of conf/sandbox/default.yaml, typed. The YAML holds every default;
+a partial mapping (a test's ``{"workers": 1}``) is laid over it."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.settings import from_node, to_plain
 
 MECHANISMS = ("auto", "bwrap", "fallback")
+DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "conf" / "sandbox" / "default.yaml"
 
 
 @dataclass
 class SandboxConfig:
-    mechanism: str = "auto"
-    timeout_s: float = 10.0  # wall limit when the caller gives none
-    time_factor: float = 4.0  # evalplus: limit = max(floor, factor x reference time)
-    time_floor_s: float = 1.0
-    cpu_s: float | None = None  # None: follow the wall limit of each run
-    memory_mb: int = 1024  # RLIMIT_AS per process
-    fsize_mb: int = 16
-    nofile: int = 256
-    nproc: int = 32  # processes per program (counted in the program's own user namespace)
-    tmpfs_mb: int = 64  # size of the program's private /tmp (its working directory)
-    output_bytes: int = 65536  # per stream
-    workers: int | None = None  # None: os.cpu_count()
-    uid: int = 65534  # programs run as this uid when the harness runs as root
-    gid: int = 65534
-    python: str | None = None  # interpreter inside the sandbox; None: sys.executable
-    preimport: list[str] = field(default_factory=list)  # extra modules loaded once per worker
-    hide_paths: list[str] = field(default_factory=list)  # extra paths replaced by empty dirs
-    env: dict[str, str] = field(default_factory=dict)  # extra variables programs may see
+    mechanism: str
+    timeout_s: float  # wall limit of a run without a measured reference (executor agent tests)
+    cpu_s: float | None  # its CPU limit; None: the wall limit
+    cpu_factor: float  # graded code: CPU limit = max(cpu_floor_s, cpu_factor x reference CPU)
+    cpu_floor_s: float
+    wall_factor: float  # graded code: wall limit = wall_factor x CPU limit
+    reference_cpu_s: float  # CPU limit when measuring a reference solution itself
+    memory_mb: int
+    fsize_mb: int
+    nofile: int
+    nproc: int
+    tmpfs_mb: int
+    output_bytes: int
+    workers: int | None
+    uid: int
+    gid: int
+    python: str | None
+    preimport: list[str]
+    hide_paths: list[str]
+    env: dict[str, str]
 
     @classmethod
-    def from_any(cls, cfg: Any) -> SandboxConfig:
-        """Accept None, a SandboxConfig, a dict, or an omegaconf DictConfig."""
-        if cfg is None:
-            return cls()
-        if isinstance(cfg, SandboxConfig):
+    def from_any(cls, cfg: Any = None) -> SandboxConfig:
+        """A SandboxConfig, or a config node / mapping (possibly partial) over the YAML defaults."""
+        if isinstance(cfg, cls):
             return cfg
-        from omegaconf import DictConfig, OmegaConf
+        from omegaconf import OmegaConf
 
-        if isinstance(cfg, DictConfig):  # plain containers: ListConfig values are not JSON
-            cfg = OmegaConf.to_container(cfg, resolve=True)
-        elif not isinstance(cfg, Mapping):
-            try:
-                cfg = OmegaConf.to_container(cfg, resolve=True)
-            except Exception as exc:  # noqa: BLE001 - report any unusable object the same way
-                raise ConfigError(f"sandbox config must be a mapping, got {type(cfg)!r}") from exc
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ConfigError(f"unknown sandbox keys {unknown}; accepted: {sorted(names)}")
-        values = {k: v for k, v in dict(cfg).items() if v is not None or k in ("cpu_s", "workers")}
-        conf = cls(**values)
+        node = OmegaConf.load(DEFAULTS_FILE)
+        if cfg is not None:
+            given = to_plain(cfg)
+            if not isinstance(given, dict):
+                raise ConfigError(f"sandbox config must be a mapping, got {type(cfg)!r}")
+            node = OmegaConf.merge(node, OmegaConf.create(given))
+        conf = from_node(cls, node, "sandbox")
         conf.validate()
         return conf
 
     def validate(self) -> None:
         if self.mechanism not in MECHANISMS:
             raise ConfigError(f"sandbox.mechanism={self.mechanism!r}; accepted: {MECHANISMS}")
-        for name in ("timeout_s", "time_factor", "time_floor_s", "memory_mb", "output_bytes"):
-            if not getattr(self, name) or getattr(self, name) <= 0:
+        for name in ("timeout_s", "cpu_factor", "cpu_floor_s", "wall_factor", "reference_cpu_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"sandbox.{name} must be > 0, got {getattr(self, name)!r}")
+        if self.wall_factor < 1:
+            raise ConfigError(f"sandbox.wall_factor must be >= 1, got {self.wall_factor}")
+        for name in ("memory_mb", "output_bytes"):
+            if getattr(self, name) <= 0:
                 raise ConfigError(f"sandbox.{name} must be > 0, got {getattr(self, name)!r}")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"sandbox.workers must be >= 1 or null, got {self.workers}")
@@ -73,14 +74,20 @@ class SandboxConfig:
     def n_workers(self) -> int:
         return self.workers or os.cpu_count() or 1
 
-    def time_limit(self, reference_s: float | None) -> float:
-        if reference_s is None:
-            return self.timeout_s
-        return max(self.time_floor_s, self.time_factor * reference_s)
+    def graded_limits(self, reference_cpu_s: float) -> tuple[float, float]:
+        """(CPU limit, wall limit) for a program whose reference solution used
+        ``reference_cpu_s`` of CPU (evalplus's policy, in CPU time so load cannot flip it; the
+        wall limit is a generous multiple, for programs that sleep or block)."""
+        cpu = max(self.cpu_floor_s, self.cpu_factor * reference_cpu_s)
+        return cpu, self.wall_factor * cpu
 
-    def limits(self, timeout_s: float) -> dict[str, Any]:
+    def reference_limits(self) -> tuple[float, float]:
+        """(CPU limit, wall limit) for measuring a reference solution."""
+        return self.reference_cpu_s, self.wall_factor * self.reference_cpu_s
+
+    def limits(self, timeout_s: float, cpu_s: float | None = None) -> dict[str, Any]:
         """The per-program limits sent to the worker."""
-        cpu = self.cpu_s if self.cpu_s else timeout_s
+        cpu = cpu_s or self.cpu_s or timeout_s
         return {
             "cpu_s": max(1, math.ceil(cpu)),
             "memory_mb": self.memory_mb,

@@ -7,7 +7,6 @@ import atexit
 import json
 import logging
 import os
-import queue
 import select
 import signal
 import struct
@@ -27,6 +26,10 @@ log = logging.getLogger("harness.sandbox")
 HANDSHAKE_S = 30.0
 # The worker enforces the wall limit itself; this margin only catches a wedged worker.
 BACKSTOP_GRACE_S = 5.0
+# After a worker fails to start, calls fail at once for this long instead of each retrying.
+RESTART_BACKOFF_S = 5.0
+# Waiters re-check the pool this often (a notify can be missed only by a worker dying unseen).
+ACQUIRE_POLL_S = 1.0
 _LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()
 
 
@@ -102,19 +105,28 @@ class _Worker:
                 pass
 
 
+class SandboxClosed(RuntimeError):
+    pass
+
+
 class Sandbox:
     """Runs complete Python programs with every protection the host allows.
 
     Parallelism is bounded by the number of workers (default: one per core); each worker forks a
     fresh, locked-down child per program, so the per-program cost is a few forks, not a process
-    start-up.
+    start-up. A call waits for a free worker, or starts one; when no worker can be started, the
+    waiting calls fail with a ``sandbox_error`` result: nothing waits forever.
     """
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
-        self.config = config or SandboxConfig()
+    def __init__(self, config: Any = None) -> None:
+        self.config = SandboxConfig.from_any(config)
         self._lock = threading.Lock()
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._cond = threading.Condition(self._lock)
+        self._idle: list[_Worker] = []
         self._workers: list[_Worker] = []
+        self._starting = 0
+        self._start_error: str | None = None
+        self._start_error_until = 0.0
         self._spec: launcher.LaunchSpec | None = None
         self._mechanism: str | None = None
         self._missing: list[str] = []
@@ -124,7 +136,7 @@ class Sandbox:
 
     @classmethod
     def from_config(cls, cfg: Any = None) -> Sandbox:
-        return cls(SandboxConfig.from_any(cfg))
+        return cls(cfg)
 
     # ------------------------------------------------------------------ mechanism
     @property
@@ -137,15 +149,12 @@ class Sandbox:
         self._ensure_mechanism()
         return list(self._missing)
 
-    def time_limit(self, reference_s: float | None) -> float:
-        return self.config.time_limit(reference_s)
-
     def _ensure_mechanism(self) -> None:
         with self._lock:
             if self._mechanism is not None:
                 return
             if self._closed:
-                raise RuntimeError("sandbox is closed")
+                raise SandboxClosed("sandbox is closed")
             wanted = self.config.mechanism
             errors = []
             if wanted in ("auto", "bwrap") and launcher.bwrap_available():
@@ -171,13 +180,13 @@ class Sandbox:
         if not first.info.get("userns"):
             missing += ["pid_isolation", "private_tmp", "nproc_per_program"]
             if mechanism == "fallback":
-                missing += ["network", "hidden_home"]
+                missing += ["network", "hidden_host_files"]
         if launcher.is_root() and first.info.get("uid") == 0:
             missing.append("unprivileged_uid")
         self._spec, self._mechanism = spec, mechanism
         self._missing = sorted(set(missing))
         self._workers.append(first)
-        self._idle.put(first)
+        self._idle.append(first)
         if self._missing and mechanism == "bwrap":
             log.warning("sandbox: bwrap is missing protections: %s", ", ".join(self._missing))
 
@@ -186,60 +195,90 @@ class Sandbox:
         """Start every worker now (otherwise they start on first use)."""
         self._ensure_mechanism()
         with self._lock:
-            need = self.config.n_workers - len(self._workers)
-        if need > 0:
-            with ThreadPoolExecutor(need) as pool:
-                for worker in pool.map(lambda _: _Worker(self._spec), range(need)):
-                    with self._lock:
-                        self._workers.append(worker)
-                    self._idle.put(worker)
+            need = self.config.n_workers - len(self._workers) - self._starting
+            self._starting += max(need, 0)
+        for _ in range(max(need, 0)):
+            self._start_worker(hand_over=False)
+
+    def _start_worker(self, hand_over: bool) -> _Worker | None:
+        """Start one worker (its slot already counted in ``_starting``); hand it to the caller
+        or put it in the idle list. A failure is remembered so that waiters fail at once."""
+        try:
+            worker = _Worker(self._spec)
+        except (WorkerError, OSError) as exc:
+            with self._cond:
+                self._starting -= 1
+                self._start_error = f"could not start a sandbox worker: {exc}"
+                self._start_error_until = time.monotonic() + RESTART_BACKOFF_S
+                self._cond.notify_all()
+            log.error("sandbox: %s", self._start_error)
+            if hand_over:
+                raise WorkerError(self._start_error) from exc
+            return None
+        with self._cond:
+            self._starting -= 1
+            self._start_error = None
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                self._workers.append(worker)
+                if not hand_over:
+                    self._idle.append(worker)
+                    self._cond.notify()
+        if closed:
+            worker.kill()
+            raise SandboxClosed("sandbox is closed")
+        return worker if hand_over else None
 
     def _acquire(self) -> _Worker:
         self._ensure_mechanism()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("sandbox is closed")
-            spawn = len(self._workers) < self.config.n_workers and self._idle.empty()
-            if spawn:
-                self._workers.append(None)  # reserve the slot before the slow start
-        if spawn:
-            try:
-                worker = _Worker(self._spec)
-            except BaseException:
-                with self._lock:
-                    self._workers.remove(None)
-                raise
-            with self._lock:
-                self._workers[self._workers.index(None)] = worker
-            return worker
-        return self._idle.get()
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise SandboxClosed("sandbox is closed")
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._workers) + self._starting < self.config.n_workers:
+                    if self._start_error and time.monotonic() < self._start_error_until:
+                        raise WorkerError(self._start_error)
+                    self._starting += 1
+                    break
+                if not self._workers and self._start_error:
+                    raise WorkerError(self._start_error)
+                self._cond.wait(ACQUIRE_POLL_S)
+        return self._start_worker(hand_over=True)
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
-        if healthy and not self._closed and worker.alive():
-            self._idle.put(worker)
-            return
+        with self._cond:
+            if healthy and not self._closed and worker.alive():
+                self._idle.append(worker)
+                self._cond.notify()
+                return
         worker.kill()
-        with self._lock:
+        with self._cond:
             if worker in self._workers:
                 self._workers.remove(worker)
-        if not self._closed:
-            # Keep the pool full so waiters on the idle queue are not stranded.
-            try:
-                replacement = _Worker(self._spec)
-            except (WorkerError, OSError) as exc:
-                log.error("sandbox: could not restart a worker: %s", exc)
-                return
-            with self._lock:
-                self._workers.append(replacement)
-            self._idle.put(replacement)
+            # The freed slot lets a waiter start a replacement (or learn that none starts).
+            self._cond.notify()
 
     # ------------------------------------------------------------------ running
     def run_sync(
-        self, program: str, *, timeout_s: float | None = None, stdin: str | None = None
+        self,
+        program: str,
+        *,
+        timeout_s: float | None = None,
+        cpu_s: float | None = None,
+        stdin: str | None = None,
+        tests: str | None = None,
     ) -> ExecResult:
+        """Run ``program``; with ``tests`` (grading mode), then the hidden tests, whose
+        assertions compare plain copies, and pass only on evidence that all of them ran."""
         timeout = float(timeout_s) if timeout_s else self.config.timeout_s
-        limits = self.config.limits(timeout)
+        limits = self.config.limits(timeout, cpu_s)
         req = {"program": program, "timeout_s": timeout, "limits": limits, "stdin": stdin}
+        if tests is not None:
+            req["tests"] = tests
         start = time.monotonic()
         try:
             worker = self._acquire()
@@ -260,18 +299,39 @@ class Sandbox:
         return result
 
     async def run(
-        self, program: str, *, timeout_s: float | None = None, stdin: str | None = None
+        self,
+        program: str,
+        *,
+        timeout_s: float | None = None,
+        cpu_s: float | None = None,
+        stdin: str | None = None,
+        tests: str | None = None,
     ) -> ExecResult:
-        if self._executor is None:
-            with self._lock:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(
-                        self.config.n_workers, thread_name_prefix="sandbox"
-                    )
+        with self._lock:
+            if self._closed:
+                return self._error("sandbox unavailable: sandbox is closed", time.monotonic())
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self.config.n_workers, thread_name_prefix="sandbox"
+                )
+            executor = self._executor
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, lambda: self.run_sync(program, timeout_s=timeout_s, stdin=stdin)
-        )
+        start = time.monotonic()
+        try:
+            return await loop.run_in_executor(
+                executor,
+                lambda: self.run_sync(
+                    program, timeout_s=timeout_s, cpu_s=cpu_s, stdin=stdin, tests=tests
+                ),
+            )
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._closed and task is not None and not task.cancelling():
+                # Our own close() cancelled the queued call: an error result, not a cancel.
+                return self._error("sandbox unavailable: sandbox is closed", start)
+            raise
+        except RuntimeError as exc:  # the executor was shut down between the check and here
+            return self._error(f"sandbox unavailable: {exc}", start)
 
     def _error(self, detail: str, start: float) -> ExecResult:
         return ExecResult(
@@ -283,12 +343,13 @@ class Sandbox:
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        with self._lock:
+        with self._cond:
             if self._closed:
                 return
             self._closed = True
-            workers = [w for w in self._workers if w is not None]
-            self._workers = []
+            workers = list(self._workers)
+            self._workers, self._idle = [], []
+            self._cond.notify_all()
         for worker in workers:
             worker.kill()
         if self._executor is not None:

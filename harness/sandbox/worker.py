@@ -15,15 +15,22 @@ namespace also gives each program its own RLIMIT_NPROC count (the kernel counts 
 user namespace), so a fork bomb in one program cannot starve the others or the worker.
 
 Protocol on fds 0/1: 4-byte big-endian length + JSON, one request then one reply.
+
+Grading mode (a request with ``tests``): the program runs, then its hidden tests through
+``grading.py`` (comparisons on plain copies); only then does the program read the run's random
+nonce from fd 4 and report it on fd 3. A pass needs that report *and* exit status 0 from init,
+so a program that ends early (``os._exit(0)``, ``sys.exit(0)``) fails.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import json
 import os
 import resource
+import secrets
 import select
 import signal
 import struct
@@ -38,6 +45,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_BIND = 0x1000
@@ -53,6 +61,21 @@ PREIMPORT = (
 )
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _load_grading():
+    """grading.py beside this script, loaded before any program is forked (so its captured
+    builtins are the genuine ones) and without putting this folder on ``sys.path``."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grading.py")
+    spec = importlib.util.spec_from_file_location("_harness_grading", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_grading = _load_grading()
 
 
 def _check(ret: int, what: str) -> None:
@@ -137,6 +160,27 @@ def _enter_user_ns(uid: int, gid: int) -> None:
 # --------------------------------------------------------------------------- program side
 
 
+class _Fds:
+    """The pipes of one run. ``status`` is written only by init (the program never holds it), so
+    the exit status it carries is the kernel's, not the program's word; ``report`` is the
+    program's own fd 3 (exception details, and in grading mode the completion report), read as
+    untrusted; ``nonce`` (fd 4) holds the run's secret, read by the grading runtime only after
+    the last hidden test."""
+
+    def __init__(self) -> None:
+        self.out_r, self.out_w = os.pipe()
+        self.err_r, self.err_w = os.pipe()
+        self.rep_r, self.rep_w = os.pipe()
+        self.status_r, self.status_w = os.pipe()
+        self.nonce_r = self.nonce_w = -1
+
+    def child_ends(self) -> list[int]:
+        return [self.out_w, self.err_w, self.rep_w, self.status_w, self.nonce_r]
+
+    def parent_ends(self) -> list[int]:
+        return [self.out_r, self.err_r, self.rep_r, self.status_r]
+
+
 def _report(fd: int, obj: dict) -> None:
     try:
         os.write(fd, (json.dumps(obj)[:REPORT_LIMIT] + "\n").encode())
@@ -150,18 +194,43 @@ def _exception_detail(exc: BaseException) -> str:
     head = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, SyntaxError):
         return f"{head}"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == PROGRAM_FILE]
+    files = (PROGRAM_FILE, _grading.TESTS_FILE)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in files]
     if frames:
         last = frames[-1]
-        return f"{head} (line {last.lineno}: {(last.line or '').strip()})"
+        where = "line" if last.filename == PROGRAM_FILE else "hidden test line"
+        return f"{head} ({where} {last.lineno}: {(last.line or '').strip()})"
     return head
 
 
-def _run_program(source: str, report_fd: int) -> int:
+def _print_exception(exc: BaseException) -> None:
+    import traceback
+
+    try:
+        # Drop this runner's own frame so the traceback starts in the program.
+        tb = None if isinstance(exc, SyntaxError) else exc.__traceback__.tb_next
+        traceback.print_exception(type(exc), exc, tb)
+    except BaseException:  # noqa: BLE001 - e.g. MemoryError while formatting
+        pass
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def _run_program(req: dict, report_fd: int, nonce_fd: int) -> int:
+    """Run the program (and, in grading mode, then its hidden tests); the exit code."""
     import builtins
     import linecache
     import types
 
+    source = req["program"]
+    tests = req.get("tests")
     code = 0
     # Tracebacks and inspect.getsource need the source; there is no file on disk to read.
     linecache.cache[PROGRAM_FILE] = (len(source), None, source.splitlines(True), PROGRAM_FILE)
@@ -170,27 +239,38 @@ def _run_program(source: str, report_fd: int) -> int:
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
     sys.argv = [PROGRAM_FILE]
+    stage = "program"
     try:
         exec(compile(source, PROGRAM_FILE, "exec"), main.__dict__)
+        if tests is not None:
+            stage = "hidden tests"
+            compiled, must_run = _grading.compile_tests(tests)
+            name = _grading.TESTS_FILE
+            linecache.cache[name] = (len(tests), None, tests.splitlines(True), name)
+            checker = _grading.Checker()
+            # Whatever the solution installed to watch or steer the tests goes first.
+            sys.settrace(None)
+            sys.setprofile(None)
+            main.__dict__[_grading.CHECKER] = checker
+            exec(compiled, main.__dict__)
+            if checker.count < max(must_run, 1 if "assert" in tests else 0):
+                raise AssertionError(
+                    f"only {checker.count} of at least {must_run} hidden checks ran"
+                )
+            nonce = os.read(nonce_fd, 256).decode()
+            _report(report_fd, {"done": nonce, "checks": checker.count})
     except SystemExit as exc:
-        if exc.code is None:
-            code = 0
-        elif isinstance(exc.code, int):
-            code = exc.code & 0xFF
-        else:
-            print(exc.code, file=sys.stderr)
-            code = 1
-        if code:
+        code = _exit_code(exc)
+        if tests is not None:
+            # Exit status 0 is no evidence that the tests ran: in grading mode any exit fails.
+            when = "before" if stage == "program" else "during"
+            why = f"the program exited (SystemExit({exc.code!r})) {when} the hidden tests"
+            _report(report_fd, {"exc": "SystemExit", "detail": why})
+            code = code or 1
+        elif code:
             _report(report_fd, {"exc": "SystemExit", "detail": f"exit code {code}"})
     except BaseException as exc:  # noqa: BLE001 - every exception is the program's verdict
-        import traceback
-
-        try:
-            # Drop this runner's own frame so the traceback starts in the program.
-            tb = None if isinstance(exc, SyntaxError) else exc.__traceback__.tb_next
-            traceback.print_exception(type(exc), exc, tb)
-        except BaseException:  # noqa: BLE001 - e.g. MemoryError while formatting
-            pass
+        _print_exception(exc)
         _report(report_fd, {"exc": type(exc).__name__, "detail": _exception_detail(exc)})
         code = 1
     try:
@@ -227,8 +307,28 @@ def _set_limits(lim: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _program_child(req: dict, out_w: int, err_w: int, rep_w: int, workdir: str) -> None:
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]  # fmt: skip
+
+
+def _drop_capabilities() -> None:
+    """No capabilities left, not even those a process holds in its own user namespace: the
+    program cannot mount, ptrace its init, or read another process's descriptors."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+def _program_child(req: dict, fds: _Fds, workdir: str) -> None:
     """The program process: std streams to pipes, limits on, then the program itself."""
+    # Setup errors go to init's channel; it is closed (with every other fd above 4) before
+    # the program's first line, so nothing the program writes can pose as the sandbox's word.
+    status_fd = fcntl.fcntl(fds.status_w, fcntl.F_DUPFD_CLOEXEC, 16)
     try:
         # Own session and process group: killpg(0) or a terminal signal reaches only the program.
         os.setsid()
@@ -240,11 +340,14 @@ def _program_child(req: dict, out_w: int, err_w: int, rep_w: int, workdir: str) 
         else:
             in_fd = os.open(os.devnull, os.O_RDONLY)
         os.dup2(in_fd, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.dup2(rep_w, 3)
+        os.dup2(fds.out_w, 1)
+        os.dup2(fds.err_w, 2)
+        os.dup2(fds.rep_w, 3, inheritable=False)
+        if fds.nonce_r >= 0:
+            os.dup2(fds.nonce_r, 4, inheritable=False)
         # The program owns the std streams for its whole life, so no context managers below.
-        os.closerange(4, 65536)
+        os.closerange(5, status_fd)
+        os.closerange(status_fd + 1, 65536)
         os.makedirs(workdir, exist_ok=True)
         os.chdir(workdir)
         os.environ["HOME"] = workdir
@@ -261,20 +364,25 @@ def _program_child(req: dict, out_w: int, err_w: int, rep_w: int, workdir: str) 
         signal.signal(signal.SIGINT, signal.default_int_handler)
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         _set_limits(req["limits"])
+        _drop_capabilities()
+        os.close(status_fd)
     except BaseException as exc:  # noqa: BLE001
-        _report(rep_w, {"setup_error": f"{type(exc).__name__}: {exc}"})
+        _report(status_fd, {"setup_error": f"{type(exc).__name__}: {exc}"})
         os._exit(125)
-    os._exit(_run_program(req["program"], 3))
+    os._exit(_run_program(req, 3, 4))
 
 
-def _init_child(req: dict, out_w: int, err_w: int, rep_w: int, workdir: str) -> None:
+def _init_child(req: dict, fds: _Fds, workdir: str) -> None:
     """pid 1 of the program's namespace: start the program, reap, report its status."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # Not dumpable: the program may not open this process's descriptors through /proc.
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     pid = os.fork()
     if pid == 0:
-        _program_child(req, out_w, err_w, rep_w, workdir)
-    os.close(out_w)
-    os.close(err_w)
+        _program_child(req, fds, workdir)
+    for fd in (fds.out_w, fds.err_w, fds.rep_w, fds.nonce_r):
+        if fd >= 0:
+            os.close(fd)
     while True:
         try:
             wpid, status, ru = os.wait4(-1, 0)
@@ -287,11 +395,11 @@ def _init_child(req: dict, out_w: int, err_w: int, rep_w: int, workdir: str) -> 
             break
     if status is not None:
         cpu = ru.ru_utime + ru.ru_stime
-        _report(rep_w, {"status": status, "cpu_s": cpu, "maxrss_kb": ru.ru_maxrss})
+        _report(fds.status_w, {"status": status, "cpu_s": cpu, "maxrss_kb": ru.ru_maxrss})
     os._exit(0)
 
 
-def _supervisor_child(req: dict, out_w: int, err_w: int, rep_w: int, ns: dict) -> None:
+def _supervisor_child(req: dict, fds: _Fds, ns: dict) -> None:
     try:
         workdir = "/tmp/work"
         if ns["userns"]:
@@ -306,14 +414,14 @@ def _supervisor_child(req: dict, out_w: int, err_w: int, rep_w: int, ns: dict) -
             os.setsid()  # without a pid namespace the process group is all we can kill
             workdir = req["fallback_workdir"]
     except BaseException as exc:  # noqa: BLE001
-        _report(rep_w, {"setup_error": f"{type(exc).__name__}: {exc}"})
+        _report(fds.status_w, {"setup_error": f"{type(exc).__name__}: {exc}"})
         os._exit(125)
     pid = os.fork()
     if pid == 0:
-        _init_child(req, out_w, err_w, rep_w, workdir)
-    os.close(out_w)
-    os.close(err_w)
-    os.close(rep_w)
+        _init_child(req, fds, workdir)
+    for fd in fds.child_ends():
+        if fd >= 0:
+            os.close(fd)
     while True:
         try:
             os.waitpid(pid, 0)
@@ -347,10 +455,27 @@ class _Capture:
         return out
 
 
+def _lines(capture: _Capture) -> list[dict]:
+    out = []
+    for line in b"".join(capture.chunks).decode("utf-8", "replace").splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
 def execute(req: dict, ns: dict, proto_in: int) -> dict:
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    rep_r, rep_w = os.pipe()
+    fds = _Fds()
+    grading = req.get("tests") is not None
+    nonce = None
+    if grading:
+        nonce = secrets.token_hex(16)
+        fds.nonce_r, fds.nonce_w = os.pipe()
+        os.write(fds.nonce_w, nonce.encode())
+        os.close(fds.nonce_w)
     fallback_dir = None
     if not ns["userns"]:
         import tempfile
@@ -361,16 +486,20 @@ def execute(req: dict, ns: dict, proto_in: int) -> dict:
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        os.close(out_r)
-        os.close(err_r)
-        os.close(rep_r)
-        _supervisor_child(req, out_w, err_w, rep_w, ns)
-    os.close(out_w)
-    os.close(err_w)
-    os.close(rep_w)
+        for fd in fds.parent_ends():
+            os.close(fd)
+        _supervisor_child(req, fds, ns)
+    for fd in fds.child_ends():
+        if fd >= 0:
+            os.close(fd)
 
     limit = int(req["limits"].get("output_bytes") or 65536)
-    caps = {out_r: _Capture(limit), err_r: _Capture(limit), rep_r: _Capture(REPORT_LIMIT)}
+    caps = {
+        fds.out_r: _Capture(limit),
+        fds.err_r: _Capture(limit),
+        fds.rep_r: _Capture(REPORT_LIMIT),
+        fds.status_r: _Capture(REPORT_LIMIT),
+    }
     open_fds = set(caps)
     deadline = start + float(req["timeout_s"])
     timed_out = False
@@ -414,20 +543,23 @@ def execute(req: dict, ns: dict, proto_in: int) -> dict:
         import shutil
 
         shutil.rmtree(fallback_dir, ignore_errors=True)
-    reports = []
-    for line in b"".join(caps[rep_r].chunks).decode("utf-8", "replace").splitlines():
-        try:
-            reports.append(json.loads(line))
-        except ValueError:
-            pass
-    return {
-        "stdout": caps[out_r].text(),
-        "stderr": caps[err_r].text(),
-        "stdout_bytes": caps[out_r].total,
+    reports = _lines(caps[fds.rep_r])
+    reply = {
+        "stdout": caps[fds.out_r].text(),
+        "stderr": caps[fds.err_r].text(),
+        "stdout_bytes": caps[fds.out_r].total,
         "timed_out": timed_out,
         "wall_s": wall,
-        "reports": reports,
+        "status": _lines(caps[fds.status_r]),
+        # The program's own fd 3: details only, never its exit status or the completion.
+        "reports": [r for r in reports if "done" not in r],
+        "grading": grading,
     }
+    if grading:
+        done = [r for r in reports if r.get("done") == nonce]
+        reply["completed"] = bool(done)
+        reply["checks"] = int(done[0].get("checks") or 0) if done else 0
+    return reply
 
 
 def _children() -> list[int]:

@@ -65,13 +65,17 @@ class Judge:
 
     @classmethod
     def from_config(cls, scoring_cfg: Any, problems: list[Problem]) -> Judge | None:
-        name = scoring_cfg.get("judge")
-        if not name:
+        """The judge named by ``scoring.judge`` (None when unset); ``scoring_cfg`` is a
+        ScoringSettings or the ``scoring:`` node."""
+        from harness.scoring.context import ScoringSettings
+
+        settings = ScoringSettings.from_any(scoring_cfg)
+        if not settings.judge:
             return None
         from harness.engines import build_engine
 
-        model_cfg = load_model_cfg(str(name))
-        return cls(build_engine(model_cfg, problems), int(scoring_cfg.get("judge_tokens") or 512))
+        model_cfg = load_model_cfg(settings.judge)
+        return cls(build_engine(model_cfg, problems), settings.judge_tokens)
 
     async def start(self) -> None:
         await self.engine.start()

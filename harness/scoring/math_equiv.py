@@ -1,9 +1,10 @@
 """Mathematical answer equivalence on top of math-verify.
 
 math-verify does the real work (LaTeX → sympy, numeric/symbolic/set/interval/matrix
-comparison). Its timeouts use ``signal.alarm``, which only works in a process's main thread,
-so :func:`is_equivalent` is meant to run inside ``ScoringContext.pool()`` workers; the async
-wrapper :func:`math_equal` puts it there and adds an outer timeout of its own.
+comparison). Its own timeouts use ``signal.alarm`` (main thread only, and wall time, so a busy
+machine would turn slow checks into wrong answers): they are switched off here, and
+:func:`math_equal` runs :func:`is_equivalent` in the scoring pool (``harness.scoring.pool``),
+which limits each check's own CPU time and kills and replaces a worker stuck past it.
 
 Own code (small, and said so): a light pre-normalisation that math-verify does not do for the
 shapes MATH answers take: ``\\%`` (``50\\%`` neither parses nor equals ``50``), units written
@@ -12,13 +13,14 @@ inside ``\\text{}`` together with the number (``\\text{5 inches}``), and trailin
 
 from __future__ import annotations
 
-import asyncio
 import re
-from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from typing import Any
 
-from harness.cfgutil import cfg_get
+from harness.scoring.pool import CheckError, CheckTimeout
+
+#: modules a scoring worker imports before it takes its first check
+WARM_MODULES = ("harness.scoring.math_equiv", "math_verify", "latex2sympy2_extended")
 
 # Units math-verify's own unit normalisation misses are handled by stripping a trailing
 # ``\text{ word}`` / ``\mbox{ word}`` (with optional exponent) after a numeric part.
@@ -92,8 +94,17 @@ def variants(s: str) -> list[str]:
     return out
 
 
+def _quiet_math_verify() -> None:
+    """math-verify warns once per process that its timeout is off: that is the design here."""
+    import math_verify.grader
+    import math_verify.parser
+
+    math_verify.parser.TIMEOUT_WARNING_SHOWN = True
+    math_verify.grader.TIMEOUT_WARNING_SHOWN = True
+
+
 @lru_cache(maxsize=4096)
-def _parse(s: str, timeout_s: int) -> tuple[Any, ...]:
+def _parse(s: str) -> tuple[Any, ...]:
     from latex2sympy2_extended.math_normalization import NormalizationConfig
     from math_verify import LatexExtractionConfig, parse
 
@@ -111,64 +122,53 @@ def _parse(s: str, timeout_s: int) -> tuple[Any, ...]:
             ),
         )
     ]
-    return tuple(parse("\\boxed{" + s + "}", extraction_config=cfg, parsing_timeout=timeout_s))
+    return tuple(parse("\\boxed{" + s + "}", extraction_config=cfg, parsing_timeout=None))
 
 
-def is_equivalent(
-    pred: str, gold: str, timeout_s: int = 5, fast_path: bool = True
-) -> tuple[bool, str]:
+def is_equivalent(pred: str, gold: str, fast_path: bool = True) -> tuple[bool, str]:
     """Whether ``pred`` equals ``gold``; returns (verdict, how it was decided).
 
-    Synchronous and signal-using: call it in a process-pool worker, not a thread.
-    ``fast_path=False`` skips the string shortcut (benchmarks of math-verify itself).
+    Synchronous and unbounded in time (math-verify's own timeouts are off): call it through
+    :func:`math_equal`, whose pool enforces the limit. ``fast_path=False`` skips the string
+    shortcut (benchmarks of math-verify itself).
     """
     if fast_path and normalize_string(pred) == normalize_string(gold):
         return True, "string"
     from math_verify import verify
 
-    gold_parsed = [g for g in (_parse(v, timeout_s) for v in variants(gold)) if g]
+    _quiet_math_verify()
+    gold_parsed = [g for g in (_parse(v) for v in variants(gold)) if g]
     if not gold_parsed:
         return False, "gold answer did not parse"
     for pv in variants(pred):
-        p = _parse(pv, timeout_s)
+        p = _parse(pv)
         if not p:
             continue
         for g in gold_parsed:
-            if verify(list(g), list(p), timeout_seconds=timeout_s):
+            if verify(list(g), list(p), timeout_seconds=None):
                 return True, "math_verify" if pv == pred.strip() else f"math_verify({pv!r})"
     return False, "not equivalent"
 
 
-def _worker(pred: str, gold: str, timeout_s: int, fast_path: bool = True) -> tuple[bool, str]:
-    # Never let a sympy error kill the pool's future with an exception the caller must handle.
+def _worker(pred: str, gold: str, fast_path: bool = True) -> tuple[bool, str]:
+    # Never let a sympy error reach the pool as a failed check: it is a "not equivalent".
     try:
-        return is_equivalent(pred, gold, timeout_s, fast_path)
+        return is_equivalent(pred, gold, fast_path)
     except Exception as exc:  # noqa: BLE001 - model output can break sympy in any way
         return False, f"equivalence check failed: {type(exc).__name__}"
 
 
-async def math_equal(
-    pred: str, gold: str, ctx: Any, timeout_s: float | None = None
-) -> tuple[bool, str]:
-    """Run :func:`is_equivalent` in the scoring pool, with an outer timeout."""
+#: how-strings of checks that could not decide (the pool's fault, not the answer's)
+UNDECIDED = ("equivalence check timed out", "scoring error")
+
+
+async def math_equal(pred: str, gold: str, ctx: Any) -> tuple[bool, str]:
+    """Run :func:`is_equivalent` in the scoring pool (``ctx.pool()``); (verdict, how)."""
     if normalize_string(pred) == normalize_string(gold):
         return True, "string"
-    inner = int(timeout_s or cfg_get(getattr(ctx, "cfg", None), "timeout_s") or 5)
-    # math-verify gets ``inner`` s per parse/verify; several variants may be tried.
-    outer = inner * 4 + 5
-    loop = asyncio.get_running_loop()
-    for attempt in (1, 2):
-        try:
-            fut = loop.run_in_executor(ctx.pool(), _worker, pred, gold, inner)
-            return await asyncio.wait_for(fut, outer)
-        except TimeoutError:
-            return False, f"equivalence check timed out after {outer}s"
-        except BrokenProcessPool as exc:
-            # A worker died (OOM, signal): without a fresh pool every later check would fail
-            # too and silently turn into wrong answers.
-            ctx.reset_pool()
-            if attempt == 2:
-                return False, f"equivalence check failed: {type(exc).__name__}: {exc}"
-        except Exception as exc:  # noqa: BLE001 - a broken pool must not abort the run
-            return False, f"equivalence check failed: {type(exc).__name__}: {exc}"
-    raise AssertionError("unreachable")
+    try:
+        return await ctx.pool().call(_worker, pred, gold)
+    except CheckTimeout as exc:
+        return False, f"equivalence check timed out: {exc}"
+    except CheckError as exc:
+        return False, f"scoring error: {exc}"

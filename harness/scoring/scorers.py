@@ -10,7 +10,8 @@ from typing import Any
 
 from harness.problem import Score
 from harness.scoring.extract import extract_letter, extract_math, strip_thinking
-from harness.scoring.math_equiv import math_equal, variants
+from harness.scoring.limits import CodeLimits
+from harness.scoring.math_equiv import UNDECIDED, math_equal, variants
 
 
 async def score_math(response: str, gold: str, ctx: Any) -> Score:
@@ -20,6 +21,8 @@ async def score_math(response: str, gold: str, ctx: Any) -> Score:
         return Score(False, None, ex.note, details)
     ok, how = await math_equal(ex.answer, gold, ctx)
     details["equivalence"] = how
+    if how.startswith(UNDECIDED):
+        details["scoring_error"] = True  # the pool could not decide: not the answer's fault
     reason = None if ok else _join(ex.note, f"{how}: {ex.answer!r} vs {gold!r}")
     return Score(ok, ex.answer, reason if not ok else ex.note, details)
 
@@ -186,19 +189,26 @@ async def score_coverage(response: str, concepts: list[str]) -> Score:
 
 
 async def run_tests(
-    program: str, ctx: Any, timeout_s: float | None = None
+    program: str, tests: str, ctx: Any, limits: CodeLimits
 ) -> tuple[bool, str | None, dict[str, Any]]:
-    """Run one complete test program in the shared sandbox: (passed, reason, details)."""
+    """Run a solution and its hidden tests in the shared sandbox (grading mode: comparisons on
+    plain copies, a pass only with evidence that every test ran): (passed, reason, details)."""
+    details: dict[str, Any] = limits.as_details()
     try:
-        result = await ctx.sandbox().run(program, timeout_s=timeout_s)
+        result = await ctx.sandbox().run(
+            program, tests=tests, cpu_s=limits.cpu_s, timeout_s=limits.wall_s
+        )
     except Exception as exc:  # noqa: BLE001 - sandbox trouble is a scoring failure, not a crash
-        return False, f"sandbox error: {type(exc).__name__}: {exc}", {"verdict": "sandbox_error"}
-    details = {
-        "verdict": result.verdict,
-        "exit_code": result.exit_code,
-        "wall_s": round(float(result.wall_s or 0.0), 3),
-    }
+        details["verdict"] = "sandbox_error"
+        return False, f"sandbox error: {type(exc).__name__}: {exc}", details
+    details.update(
+        verdict=result.verdict,
+        exit_code=result.exit_code,
+        wall_s=round(float(result.wall_s or 0.0), 3),
+        cpu_s=round(float(result.cpu_s or 0.0), 4),
+    )
     if result.passed:
+        details["checks"] = result.checks
         return True, None, details
     tail = (result.stderr or "").strip().splitlines()[-3:]
     why = result.detail or " | ".join(tail) or "no detail"

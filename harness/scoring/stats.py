@@ -87,12 +87,41 @@ def majority_vote(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"majority_accuracy": correct_votes / len(groups)}
 
 
+def coverage(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """CommonGen-Hard's own metric beside all-concepts accuracy: the mean fraction of concepts
+    covered per answer (``score_details.coverage``), with its standard error over problems."""
+    values = [
+        (str(r["id"]), float(d["coverage"]))
+        for r in rows
+        if isinstance(d := r.get("score_details") or {}, Mapping) and "coverage" in d
+    ]
+    if not values:
+        return {}
+    mean = sum(v for _, v in values) / len(values)
+    per_problem: dict[str, list[float]] = defaultdict(list)
+    for pid, v in values:
+        per_problem[pid].append(v)
+    k = len(per_problem)
+    se = None
+    if k > 1:
+        resid = [sum(v - mean for v in vs) for vs in per_problem.values()]
+        se = math.sqrt(k / (k - 1) * sum(e * e for e in resid)) / len(values)
+    return {"coverage_mean": mean, "coverage_stderr": se}
+
+
 def summarize(
     rows: Sequence[Mapping[str, Any]], domain: str | None = None, ks: Iterable[int] = (1, 5, 10)
 ) -> dict[str, Any]:
     """Everything for ``summary.json``: accuracy/stderr always; with repeats also pass@k (code)
-    or majority vote (math, multiple choice)."""
+    or majority vote (math, multiple choice); for text tasks scored by concept coverage, the
+    mean coverage (``coverage_mean``); and how many answers the scoring pool could not decide
+    (``scoring_errors``: timeouts or dead workers, counted apart from wrong answers)."""
     out = accuracy(rows)
+    if domain in ("text", None):
+        out.update(coverage(rows))
+    undecided = sum(1 for r in rows if (r.get("score_details") or {}).get("scoring_error"))
+    if undecided:
+        out["scoring_errors"] = undecided
     groups = _by_problem(rows)
     out["n_problems"] = len(groups)
     reps = {len(g) for g in groups.values()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from pathlib import Path
 
@@ -11,61 +12,116 @@ import yaml
 from harness.errors import ConfigError
 from harness.sandbox import SandboxConfig, launcher
 from harness.sandbox.result import classify
+from harness.settings import compose
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_yaml_keys_are_the_config_fields():
+def test_yaml_is_the_one_place_for_defaults():
+    fields = {f.name for f in dataclasses.fields(SandboxConfig)}
     data = yaml.safe_load((REPO / "conf/sandbox/default.yaml").read_text())
-    cfg = SandboxConfig.from_any(data)
-    assert cfg == SandboxConfig()
+    assert set(data) == fields
+    # no field carries a default of its own in code
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(SandboxConfig))
+    assert SandboxConfig.from_any(None) == SandboxConfig.from_any(data)
+    assert SandboxConfig.from_any(compose().sandbox) == SandboxConfig.from_any(None)
 
 
-def test_from_any_accepts_none_dict_and_omegaconf():
+def test_from_any_lays_partial_mappings_over_the_yaml():
     from omegaconf import OmegaConf
 
-    assert SandboxConfig.from_any(None) == SandboxConfig()
     assert SandboxConfig.from_any({"workers": 3}).n_workers == 3
-    assert SandboxConfig.from_any(OmegaConf.create({"memory_mb": 512})).memory_mb == 512
+    cfg = SandboxConfig.from_any(OmegaConf.create({"memory_mb": 512}))
+    assert cfg.memory_mb == 512 and cfg.timeout_s == SandboxConfig.from_any(None).timeout_s
+    assert SandboxConfig.from_any(cfg) is cfg
 
 
-@pytest.mark.parametrize("bad", [{"mechanism": "docker"}, {"timeout_s": 0}, {"nope": 1}])
-def test_bad_config_is_a_config_error(bad):
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize(
+    "bad",
+    [{"mechanism": "docker"}, {"timeout_s": 0}, {"nope": 1}, {"wall_factor": 0.5},
+     {"memory_mb": "lots"}],
+)  # fmt: skip
+def test_bad_config_is_a_one_line_config_error(bad):
+    with pytest.raises(ConfigError) as err:
         SandboxConfig.from_any(bad)
+    assert "\n" not in str(err.value) and "sandbox." in str(err.value)
 
 
-def test_evalplus_time_limit():
-    cfg = SandboxConfig(time_factor=4.0, time_floor_s=1.0, timeout_s=7.0)
-    assert cfg.time_limit(0.1) == 1.0
-    assert cfg.time_limit(2.0) == 8.0
-    assert cfg.time_limit(None) == 7.0
+def test_graded_limits_follow_the_reference_cpu_time():
+    cfg = SandboxConfig.from_any(
+        {"cpu_factor": 4.0, "cpu_floor_s": 2.0, "wall_factor": 5.0, "reference_cpu_s": 100}
+    )
+    assert cfg.graded_limits(0.01) == (2.0, 10.0)  # the floor
+    assert cfg.graded_limits(5.0) == (20.0, 100.0)  # MBPP/123's reference needs ~5 s of CPU
+    assert cfg.reference_limits() == (100, 500)
+    assert cfg.limits(10.0, cpu_s=20.0)["cpu_s"] == 20
+    assert cfg.limits(7.5)["cpu_s"] == 8  # no CPU limit given: the wall limit, rounded up
 
 
 def _raw(status: int, **kw):
-    return {"stdout": "", "stderr": "", "wall_s": 0.1, "reports": [{"status": status}], **kw}
+    base = {"stdout": "", "stderr": "", "wall_s": 0.1, "status": [{"status": status, "cpu_s": 0.2}]}
+    return {**base, "reports": [], **kw}
 
 
 def test_classify_verdicts():
-    limits = SandboxConfig().limits(2.0)
-    assert classify(_raw(0), 2.0, limits).verdict == "passed"
+    limits = SandboxConfig.from_any(None).limits(2.0)
+    res = classify(_raw(0), 2.0, limits)
+    assert res.verdict == "passed" and res.cpu_s == 0.2
     assert classify(_raw(0, timed_out=True), 2.0, limits).verdict == "timeout"
     assert classify(_raw(signal.SIGSEGV), 2.0, limits).verdict == "crashed"
     assert classify(_raw(signal.SIGXCPU), 2.0, limits).verdict == "timeout"
-    mem = _raw(1 << 8)
-    mem["reports"].append({"exc": "MemoryError", "detail": "MemoryError"})
+    mem = _raw(1 << 8, reports=[{"exc": "MemoryError", "detail": "MemoryError"}])
     assert classify(mem, 2.0, limits).verdict == "memory"
-    failed = _raw(1 << 8)
-    failed["reports"].append({"exc": "AssertionError", "detail": "AssertionError (line 3: x)"})
+    failed = _raw(1 << 8, reports=[{"exc": "AssertionError", "detail": "AssertionError (line 3)"}])
     res = classify(failed, 2.0, limits)
-    assert (res.verdict, res.detail, res.exit_code) == ("failed", "AssertionError (line 3: x)", 1)
+    assert (res.verdict, res.detail, res.exit_code) == ("failed", "AssertionError (line 3)", 1)
     assert classify({"reports": []}, 2.0, limits).verdict == "sandbox_error"
 
 
-def test_bwrap_command_isolates(monkeypatch):
+def test_exit_status_comes_only_from_inits_channel():
+    limits = SandboxConfig.from_any(None).limits(2.0)
+    # A program that writes a status of its own on its report channel is not believed.
+    forged = {"stdout": "", "stderr": "", "status": [], "reports": [{"status": 0}]}
+    assert classify(forged, 2.0, limits).verdict == "sandbox_error"
+    setup = {**_raw(0), "status": [{"setup_error": "mount failed"}]}
+    assert classify(setup, 2.0, limits).verdict == "sandbox_error"
+
+
+def test_grading_mode_needs_the_completion_report():
+    limits = SandboxConfig.from_any(None).limits(2.0)
+    assert classify(_raw(0, grading=True, completed=True, checks=3), 2.0, limits).passed
+    res = classify(_raw(0, grading=True, completed=False), 2.0, limits)
+    assert res.verdict == "failed" and "before every hidden test ran" in res.detail
+
+
+def test_bwrap_shows_only_the_interpreter_and_the_system(monkeypatch, tmp_path):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-unit-secret")
-    spec = launcher.bwrap_spec(SandboxConfig())
+    data = tmp_path / "benchmarks"
+    data.mkdir()
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(data))
+    spec = launcher.bwrap_spec(SandboxConfig.from_any(None))
     argv = " ".join(spec.argv)
-    for flag in ("--unshare-net", "--unshare-pid", "--clearenv", "--ro-bind / /", "--new-session"):
+    for flag in ("--unshare-net", "--unshare-pid", "--clearenv", "--new-session"):
         assert flag in argv
+    assert "--ro-bind / /" not in argv  # an allowlist, not the host's root
+    binds = [spec.argv[i + 1] for i, a in enumerate(spec.argv) if a == "--ro-bind"]
+    assert "/usr" in binds
+    assert str(REPO) not in binds and str(data) not in binds
+    assert not any(b.startswith(str(tmp_path)) for b in binds)
+    # of the checkout, only the sandbox's own code (and a venv inside it) is bound
+    inside = [b for b in binds if b.startswith(str(REPO) + "/")]
+    assert all(b.startswith(str(REPO / ".venv")) or b == str(REPO / "harness/sandbox")
+               for b in inside), inside  # fmt: skip
     assert "sk-unit-secret" not in argv and "OPENAI_API_KEY" not in spec.env
+
+
+def test_fallback_hides_data_caches_and_checkout(monkeypatch, tmp_path):
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "cache").mkdir()
+    import json
+
+    opts = json.loads(launcher.fallback_spec(SandboxConfig.from_any(None)).argv[-1])
+    for path in (tmp_path / "data", tmp_path / "cache", REPO):
+        assert str(path.resolve()) in opts["tmpfs"]

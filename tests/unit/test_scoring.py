@@ -10,6 +10,7 @@ import pytest
 
 from harness.sandbox import ExecResult
 from harness.scoring.extract import extract_code, extract_letter
+from harness.scoring.limits import CodeLimits
 from harness.scoring.scorers import (
     concept_coverage,
     parse_integer,
@@ -140,13 +141,16 @@ _Result = ExecResult  # the sandbox's own result type, filled in by a stand-in s
 
 
 class StandInSandbox:
-    """Runs a program in a plain subprocess: only for unit tests of the scoring logic (the
-    integration oracle test uses the real sandbox)."""
+    """Runs a program and its tests in a plain subprocess: only for unit tests of the scoring
+    logic (the integration tests use the real sandbox and its grading mode)."""
 
-    async def run(self, program: str, *, timeout_s: float | None = None) -> _Result:
+    async def run(self, program: str, *, tests: str | None = None, cpu_s=None,
+                  timeout_s: float | None = None) -> _Result:  # fmt: skip
+        source = program + "\n" + (tests or "")
+
         def go() -> _Result:
             try:
-                p = subprocess.run([sys.executable, "-c", program], capture_output=True,
+                p = subprocess.run([sys.executable, "-c", source], capture_output=True,
                                    text=True, timeout=timeout_s or 10)  # fmt: skip
             except subprocess.TimeoutExpired:
                 return _Result("timeout")
@@ -157,7 +161,8 @@ class StandInSandbox:
 
 
 class StandInContext:
-    cfg = {"timeout_s": 5}
+    async def code_limits(self, benchmark, problem_id, program, tests) -> CodeLimits:
+        return CodeLimits(5.0, 25.0, None)
 
     def sandbox(self) -> StandInSandbox:
         return StandInSandbox()
@@ -224,6 +229,22 @@ def test_pass_at_k_matches_the_combinatorial_formula() -> None:
         assert pass_at_k(n, c, k) == pytest.approx(expected)
     res = pass_at_ks(rows({"a": [1, 0, 0, 0, 0], "b": [0] * 5}), ks=(1, 5, 10))
     assert res == {"pass@1": pytest.approx(0.1), "pass@5": pytest.approx(0.5)}
+
+
+def test_commongen_summary_reports_mean_coverage_beside_accuracy() -> None:
+    r = [
+        {"id": "a", "repeat": 0, "correct": True, "answer": "x", "score_details": {"coverage": 1.0}},
+        {"id": "b", "repeat": 0, "correct": False, "answer": "y",
+         "score_details": {"coverage": 0.5}},
+        {"id": "c", "repeat": 0, "correct": False, "answer": None,
+         "score_details": {"coverage": 0.0}},
+    ]  # fmt: skip
+    s = summarize(r, domain="text")
+    assert s["accuracy"] == pytest.approx(1 / 3) and s["coverage_mean"] == pytest.approx(0.5)
+    assert s["coverage_stderr"] == pytest.approx(0.5 / 3**0.5)
+    assert "coverage_mean" not in summarize(r, domain="math")
+    undecided = [{**r[1], "score_details": {"scoring_error": True}}]
+    assert summarize(undecided, domain="math")["scoring_errors"] == 1
 
 
 def test_majority_vote_and_summary() -> None:

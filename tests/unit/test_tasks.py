@@ -37,6 +37,17 @@ def test_registry_names_and_unknown_task() -> None:
     assert "\n" not in msg and "math500" in msg and "lm_eval:<task>" in msg
 
 
+def test_settings_are_typed_and_a_typo_is_a_one_line_error() -> None:
+    task = get_task(cfg("scibench", rel_tol="0.1"))
+    assert task.settings.rel_tol == 0.1
+    with pytest.raises(ConfigError, match="benchmark.rel_toll"):
+        get_task(cfg("scibench", rel_toll=0.1))
+    with pytest.raises(ConfigError, match="benchmark.shuffle_seed"):
+        get_task(cfg("gpqa_diamond", shuffle_seed="abc"))
+    # a partial mapping gets the YAML's defaults
+    assert get_task({"task": "mbpp_sanitized"}).settings.split == "test"
+
+
 def test_every_benchmark_yaml_names_a_known_task() -> None:
     for path in (Path(__file__).parents[2] / "conf" / "benchmark").glob("*.yaml"):
         node = OmegaConf.load(path)
@@ -192,8 +203,9 @@ def test_mbpp_prompt_shows_signature_and_first_test_only(tmp_path) -> None:
     assert "def f11(x):" in p.prompt and "assert f11(0) == 11" in p.prompt
     assert "assert f11(1) == 12" not in p.prompt
     assert p.meta["public_tests"] == ["assert f11(0) == 11"] and p.entry_point == "f11"
-    program = task.program(p, "def f11(x):\n    return x + 11")
-    assert program.startswith("import math\n") and "assert f11(1) == 12" in program
+    program, tests = task.program_parts(p, "def f11(x):\n    return x + 11")
+    assert program.startswith("import math\n") and "def f11" in program
+    assert "assert f11(1) == 12" in tests and "assert" not in program
 
 
 def test_humaneval_prompt_hides_tests(tmp_path) -> None:
