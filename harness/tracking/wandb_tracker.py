@@ -5,9 +5,10 @@
 - Several points may be tracked at once in one process (the harness launcher runs points
   concurrently on one event loop): each tracker holds its own ``Run`` object, created with
   ``reinit="create_new"``; the global ``wandb.run``/``wandb.log`` are never used.
-- Every W&B call runs on the tracker's own background thread, in order, so the runner never
-  waits on W&B (``wandb.init`` alone takes seconds, and minutes when the network hangs). At
-  exit the process waits up to ``finish_timeout_s`` for those threads.
+- Every W&B call runs on the tracker's own background thread, in order, so starting and
+  progress never wait on W&B (``wandb.init`` alone takes seconds, and up to
+  ``init_timeout_s`` when the network hangs). ``finish`` waits, up to ``finish_timeout_s``:
+  W&B's own exit hooks would otherwise cut a finish short.
 - The first W&B failure (no network, bad key, quota, disk) turns W&B off for the rest of the
   process with one warning; the run and its local files go on untouched.
 """
@@ -76,6 +77,7 @@ class WandbTracker(Tracker):
         self.info = dict(info)
         if self.mode == "offline":
             _hint_offline(self.run_dir)
+        _register_exit_wait()
         with _Process.lock:
             _Process.live.add(self)
         self._thread.start()
@@ -94,8 +96,19 @@ class WandbTracker(Tracker):
         so it also holds the problems of earlier sessions."""
 
     def finish(self, summary: dict[str, Any]) -> None:
+        """Waits (up to ``finish_timeout_s``) until W&B has the run: once the interpreter
+        shuts down, W&B can no longer start the threads its finish needs. An async caller
+        can keep its event loop free with ``await asyncio.to_thread(tracker.finish, s)``."""
         self._submit(lambda: self._finish(summary))
         self._queue.put(None)  # the thread ends after the finish
+        if not self.wait(self.settings.finish_timeout_s):
+            log.warning(
+                "W&B is still finishing %s after %ss; going on without waiting (its local "
+                "copy is in %s/wandb; `wandb sync` uploads it)",
+                self.run_dir,
+                self.settings.finish_timeout_s,
+                self.run_dir,
+            )
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every W&B call of this tracker is done; False on timeout."""
@@ -154,7 +167,6 @@ class WandbTracker(Tracker):
     def _start(self, config: dict[str, Any]) -> None:
         import wandb
 
-        _register_exit_wait()
         assert self.run_dir is not None
         s = self.settings
         benchmark = (config.get("benchmark") or {}).get("name")
@@ -296,12 +308,21 @@ def _hint_offline(run_dir: Path) -> None:
 
 
 def _register_exit_wait() -> None:
-    # Registered after `import wandb`, so it runs before W&B's own exit hooks tear it down.
+    """Wait for the trackers' threads at exit *before* W&B's own exit hooks run: those
+    (``atexit``, one per run) finish runs and stop W&B's service under a finish still in
+    progress. ``threading._register_atexit`` hooks run before any ``atexit`` hook, when the
+    interpreter starts shutting down (concurrent.futures relies on the same hook)."""
     with _Process.lock:
         if _Process.exit_hook:
             return
         _Process.exit_hook = True
-    atexit.register(_wait_at_exit)
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is None:
+            raise RuntimeError
+        register(_wait_at_exit)
+    except RuntimeError:  # an interpreter without the hook, or already shutting down
+        atexit.register(_wait_at_exit)
 
 
 def _wait_at_exit() -> None:

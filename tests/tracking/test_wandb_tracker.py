@@ -198,3 +198,38 @@ def test_disabled_mode_gives_the_no_op_tracker(tracking_cfg, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     assert type(build_tracker(tracking_cfg().tracking)) is Tracker
     assert type(build_tracker(None)) is Tracker
+
+
+def test_a_process_that_exits_right_after_finish_leaves_a_whole_wandb_run(tmp_path):
+    """The runner does not wait for W&B: at interpreter exit the tracker's thread must finish
+    the run before W&B's own exit hooks stop its service."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, {ROOT!r})
+        from harness.tracking import build_tracker
+        from tests.tracking.helpers import composed, plain_config, write_store
+        cfg = composed("tracking.wandb.mode=offline")
+        for i in range(2):
+            run_dir = Path({str(tmp_path)!r}) / f"p{{i}}"
+            summary = write_store(run_dir, accuracy=0.25 * i)
+            tracker = build_tracker(cfg.tracking)
+            tracker.start(run_dir, plain_config(cfg), {{}})
+            tracker.finish(summary)
+        """
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script],
+        env=dict(os.environ, WANDB_MODE="offline"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "W&B failed" not in r.stderr, r.stderr[-3000:]
+    for i in range(2):
+        view = run_view(offline_runs(tmp_path / f"p{i}")[0])
+        assert view["summary"]["accuracy"] == 0.25 * i
+        assert view["exit_code"] == 0
+        assert any(a["type"] == "run-store" for a in view["artifacts"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,27 @@ def offline_runs(run_dir: str | Path) -> list[Path]:
     return sorted((Path(run_dir) / "wandb").glob("offline-run-*"))
 
 
+def finished_records(folder: str | Path, timeout_s: float = 60.0) -> list[Any]:
+    """The records of an offline run once its exit record is on disk: W&B's writer flushes
+    the file in the background, after ``run.finish()`` has returned."""
+    (log,) = Path(folder).glob("run-*.wandb")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            records = read_records(log)
+        except (AssertionError, struct.error):  # a chunk still being written
+            if time.monotonic() > deadline:
+                raise
+            records = []
+        if any(r.WhichOneof("record_type") == "exit" for r in records):
+            return records
+        if time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
+
+
 def run_view(folder: str | Path) -> dict[str, Any]:
     """One offline run as plain data: id, group, job_type, config, summary, history, artifacts."""
-    folder = Path(folder)
-    (log,) = folder.glob("run-*.wandb")
     out: dict[str, Any] = {
         "config": {},
         "summary": {},
@@ -68,7 +86,7 @@ def run_view(folder: str | Path) -> dict[str, Any]:
         "artifacts": [],
         "exit_code": None,
     }
-    for rec in read_records(log):
+    for rec in finished_records(folder):
         kind = rec.WhichOneof("record_type")
         if kind == "run":
             out.update(id=rec.run.run_id, group=rec.run.run_group, job_type=rec.run.job_type)
