@@ -34,7 +34,7 @@ from harness.mas import build_mas
 from harness.mas.base import Episode
 from harness.problem import Problem, Score
 from harness.progress import Progress
-from harness.provenance import now_iso
+from harness.provenance import git_info, now_iso, versions
 from harness.runlog import run_log
 from harness.scoring.context import ScoringContext
 from harness.scoring.judge import Judge
@@ -131,7 +131,16 @@ async def _run(
     )
     tracker = build_tracker(cfg.get("tracking"))
     tracker.start(
-        store.dir, plain, {**ident, "n_expected": len(keys), "done": len(keys) - len(todo)}
+        store.dir,
+        plain,
+        {
+            **ident,
+            "n_expected": len(keys),
+            "done": len(keys) - len(todo),
+            "references": {p.id: p.reference for p in problems},
+            "git": git_info(),
+            "versions": versions(),
+        },
     )
     prior = store.read_summary() or {}
     error: str | None = None
@@ -329,10 +338,7 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat, judge=No
         log.exception("episode %s/%d failed", problem.id, repeat)
         result = ep.result
         result.error = f"{type(exc).__name__}: {exc}"
-    engine_errors = [c.error for c in result.calls if c.finish_reason == "error"]
-    if engine_errors and not any(c.output for c in result.calls):
-        # Every call failed: the engine did not serve this episode at all.
-        raise EngineUnavailable(engine_errors[0])
+    engine_errors = [c.error for c in result.calls if c.error]
     try:
         score = await task.score(problem, result.response, ctx)
     except Exception as exc:
