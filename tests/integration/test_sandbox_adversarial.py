@@ -304,3 +304,28 @@ def test_fallback_reports_missing_protections(caplog):
         res = sb.run_sync("import socket\nsocket.create_connection(('1.1.1.1', 53), 1)")
         assert res.verdict == "failed"
     assert any("missing protections" in r.getMessage() for r in caplog.records)
+
+
+def test_a_worker_that_cannot_be_restarted_fails_the_waiting_calls():
+    """Nothing waits forever: with its worker dead and no new one able to start, every waiting
+    call gets a sandbox_error result."""
+    import asyncio
+    import dataclasses
+    import signal
+
+    with Sandbox.from_config({"workers": 1, "timeout_s": 5}) as sb:
+        assert sb.run_sync("print(1)").passed
+        # From now on a worker cannot start (its interpreter is gone), and the live one dies.
+        sb._spec = dataclasses.replace(sb._spec, argv=["/nonexistent/python"])
+        os.killpg(sb._workers[0].proc.pid, signal.SIGKILL)
+
+        async def many():
+            calls = [sb.run("import time\ntime.sleep(0.2)") for _ in range(6)]
+            return await asyncio.wait_for(asyncio.gather(*calls), 120)
+
+        results = asyncio.run(many())
+        assert [r.verdict for r in results] == ["sandbox_error"] * 6
+        assert any("could not start" in (r.detail or "") for r in results), results[0].detail
+    # and a closed sandbox answers at once with an error, not a hang
+    res = asyncio.run(sb.run("print(1)"))
+    assert res.verdict == "sandbox_error" and "closed" in res.detail

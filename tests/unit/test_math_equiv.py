@@ -202,3 +202,19 @@ def test_checks_queued_behind_hung_checks_score_correctly_and_the_process_exits(
     assert out["verdicts"] == [True, True, True, True, False] * 4, out["hows"]
     assert not any("timed out" in h for h in out["hows"])
     assert elapsed < 300, f"the process took {elapsed:.0f}s to finish"
+
+
+def test_closing_the_context_ends_its_workers() -> None:
+    """One process runs many sweep points: each point's pool must be gone when it closes."""
+    import os
+
+    pids = []
+    for _ in range(2):  # two points of a sweep
+        ctx = ScoringContext({"workers": 2})
+        assert asyncio.run(math_equal("1/2", "0.5", ctx))[0]
+        pids += ctx.pool().worker_pids()
+        ctx.close()
+    assert pids
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
