@@ -57,28 +57,31 @@ def run_dirs(paths: list[str]) -> list[Path]:
 
 
 def used_calls(ep: dict[str, Any]) -> list[dict[str, Any]]:
-    """The calls whose output the finished episode used, in issue order."""
+    """The calls whose reply the finished episode used, well-formed, in issue order.
+
+    Left out: failed calls (an engine error), calls superseded by a later call for the same
+    step (a re-ask after an unparseable reply, a recovery retry), and calls whose reply could
+    not be parsed (a ``fallback`` event names them): such a reply is no example of its role.
+    """
     items = timeline(ep)
-    replaced = {
+    unparsed = {
         e.get("call") for e in items if e["type"] == "event" and e.get("kind") == "fallback"
     }
     calls = [c for c in items if c["type"] == "call"]
-    ok = [
-        c
-        for c in calls
-        if not c.get("error")
-        and c.get("finish_reason") not in _FAILED
-        and c.get("seq") not in replaced
-        and isinstance(c.get("raw", c.get("output")), str)
-    ]
-    # One call per step: a re-ask after an unparseable reply, or any retry of the same step,
-    # supersedes the earlier call.
     last: dict[tuple, dict[str, Any]] = {}
-    for c in ok:
+    for c in calls:
         key = (c.get("role"), c.get("agent"), c.get("round"), c.get("step"), c.get("iteration"))
         last[key] = c
-    keep = {id(c) for c in last.values()}
-    return [c for c in ok if id(c) in keep]
+    final = {id(c) for c in last.values()}
+    return [
+        c
+        for c in calls
+        if id(c) in final
+        and not c.get("error")
+        and c.get("finish_reason") not in _FAILED
+        and c.get("seq") not in unparsed
+        and isinstance(c.get("raw", c.get("output")), str)
+    ]
 
 
 def reply(call: dict[str, Any], visible_only: bool) -> str:
@@ -89,11 +92,23 @@ def reply(call: dict[str, Any], visible_only: bool) -> str:
     return raw if isinstance(raw, str) else call.get("output") or ""
 
 
-def conversation(calls: list[dict[str, Any]], visible_only: bool) -> list[dict[str, str]]:
+def sent_messages(call: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chat the call sent. Assistant turns in it (the agent's memory, or its unparseable
+    reply shown again in a re-ask) are context: weight 0, no loss on them."""
+    out = []
+    for m in call.get("messages") or []:
+        msg = {"role": m["role"], "content": m["content"]}
+        if m["role"] == "assistant":
+            msg["weight"] = 0
+        out.append(msg)
+    return out
+
+
+def conversation(calls: list[dict[str, Any]], visible_only: bool) -> list[dict[str, Any]]:
     """One role's calls as one conversation."""
-    conv: list[dict[str, str]] = []
+    conv: list[dict[str, Any]] = []
     for c in calls:
-        sent = [{"role": m["role"], "content": m["content"]} for m in c.get("messages") or []]
+        sent = sent_messages(c)
         if conv and _continues(conv, sent):
             new = sent[len(conv) :]
         elif conv:
@@ -136,7 +151,7 @@ def message_records(
     ep: dict[str, Any], calls: list[dict[str, Any]], visible_only: bool, run_dir: Path
 ) -> Iterator[dict[str, Any]]:
     for c in calls:
-        messages = [{"role": m["role"], "content": m["content"]} for m in c.get("messages") or []]
+        messages = sent_messages(c)
         messages.append({"role": "assistant", "content": reply(c, visible_only)})
         yield {
             "messages": messages,
@@ -156,6 +171,7 @@ def export(
     fmt: str = "m500",
     per_question: int = 1,
     visible_only: bool = False,
+    include_wrong: bool = False,
 ) -> Counter:
     if fmt not in ("m500", "messages"):
         raise DataError(f"--format {fmt} must be m500 or messages")
@@ -170,7 +186,7 @@ def export(
                 if ep.get("schema") != SCHEMA:
                     counts["other_schema"] += 1
                     continue
-                if row.get("correct") is not True or ep.get("error"):
+                if ep.get("error") or (row.get("correct") is not True and not include_wrong):
                     counts["not_correct"] += 1
                     continue
                 question = ep.get("prompt") or f"{run_dir}#{ep.get('id')}"
@@ -212,9 +228,15 @@ def main(argv: list[str] | None = None) -> None:
         "--per-question", type=int, default=1, help="episodes kept per question (0: all)"
     )
     p.add_argument("--visible-only", action="store_true", help="drop thinking from replies")
+    p.add_argument(
+        "--include-wrong",
+        action="store_true",
+        help="also export episodes whose answer was wrong (not the paper's filtering: for "
+        "inspection and tests)",
+    )
     a = p.parse_args(argv)
     try:
-        counts = export(a.runs, a.out, a.format, a.per_question, a.visible_only)
+        counts = export(a.runs, a.out, a.format, a.per_question, a.visible_only, a.include_wrong)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -35,7 +35,7 @@ def assistant_spans(
     text = _render(tokenizer, messages, generation_prompt=False)
     spans = []
     for i, m in enumerate(messages):
-        if m["role"] != "assistant":
+        if m["role"] != "assistant" or m.get("weight", 1) == 0:
             continue
         before = _render(tokenizer, messages[:i], generation_prompt=True) if i else ""
         through = _render(tokenizer, messages[: i + 1], generation_prompt=False)
@@ -81,7 +81,8 @@ def fit(encoded: Encoded, cutoff: int, overflow: str) -> Encoded | None:
     return encoded
 
 
-def _render(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool) -> str:
+def _render(tokenizer: Any, messages: list[dict[str, Any]], generation_prompt: bool) -> str:
+    plain = [{"role": m["role"], "content": m["content"]} for m in messages]
     return tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=generation_prompt
+        plain, tokenize=False, add_generation_prompt=generation_prompt
     )

@@ -7,7 +7,8 @@ An M500 record (the dataset card of ``Can111/m500``) holds one question's multi-
 (recruiter → solver → critics → evaluator), and the record's samples form one *group* for the
 grouped sampler. A ``messages`` record (sharegpt/chat: ``messages`` of ``{role, content}``, or
 ``conversations`` of ``{from, value}``) is one sample; records sharing ``group_key`` form a
-group, in file order.
+group, in file order. An assistant message with ``"weight": 0`` (OpenAI's fine-tuning format)
+is context only: no loss on it.
 """
 
 from __future__ import annotations
@@ -156,5 +157,12 @@ def normalize_messages(messages: Any, where: str) -> list[dict[str, str]]:
         role = _SHAREGPT_ROLES.get(str(role).lower()) if role is not None else None
         if role is None or not isinstance(content, str):
             raise DataError(f"{where}[{j}]: expected {{role: system|user|assistant, content: str}}")
-        out.append({"role": role, "content": content})
+        msg = {"role": role, "content": content}
+        # OpenAI's fine-tuning format: an assistant turn with weight 0 is context, not a target
+        # (the export marks replies the model saw again in a re-ask or in its memory this way).
+        if role == "assistant" and m.get("weight") is not None:
+            if m["weight"] not in (0, 1):
+                raise DataError(f"{where}[{j}]: weight must be 0 or 1, got {m['weight']!r}")
+            msg["weight"] = int(m["weight"])
+        out.append(msg)
     return out

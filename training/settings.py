@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.settings import from_node
+from harness.tracking.settings import TrackingSettings
 
 
 @dataclass
@@ -54,18 +55,6 @@ class TrainSpec:
 
 
 @dataclass
-class WandbSpec:
-    mode: str  # online | offline | disabled
-    project: str
-    entity: str | None
-
-
-@dataclass
-class TrackingSpec:
-    wandb: WandbSpec
-
-
-@dataclass
 class RegisterSpec:
     enabled: bool
     dir: str
@@ -80,7 +69,7 @@ class TrainSettings:
     model: ModelSpec
     data: DataSpec
     train: TrainSpec
-    tracking: TrackingSpec
+    tracking: TrackingSettings
     register: RegisterSpec
     deepspeed: dict[str, Any] | None
 
@@ -94,3 +83,16 @@ def train_settings(cfg: Any) -> TrainSettings:
     data = dict(to_plain(cfg))
     data.pop("hydra", None)
     return from_node(TrainSettings, data, "")
+
+
+def compose_train(overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """The composed config, exactly as ``python -m training OVERRIDES`` would see it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from harness.settings import CONF_DIR
+
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF_DIR / "train"), version_base="1.3"):
+        return compose("config", overrides=list(overrides))

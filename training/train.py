@@ -22,11 +22,12 @@ import torch
 from transformers import TrainerCallback
 
 from harness.errors import ConfigError
+from harness.tracking.settings import TrackingSettings
 from training.checkpoints import CheckpointRecorder, sweep_command
 from training.collate import PadCollator, pad_token_id
 from training.dataset import build_dataset
 from training.sampler import GroupedStepSampler, step_size
-from training.settings import ModelSpec, TrackingSpec, TrainSettings, train_settings
+from training.settings import ModelSpec, TrainSettings, train_settings
 
 log = logging.getLogger("training")
 
@@ -83,19 +84,35 @@ def choose_dtype(spec: ModelSpec, bf16: bool) -> torch.dtype:
     return names[spec.dtype]
 
 
-def tracking_env(spec: TrackingSpec, run_dir: Path) -> list[str]:
-    """W&B settings as the Trainer's W&B callback reads them; its files go under the run dir."""
-    mode = spec.wandb.mode
-    if mode not in ("online", "offline", "disabled"):
-        raise ConfigError(f"tracking.wandb.mode={mode!r} must be online, offline or disabled")
+def tracking_env(spec: TrackingSettings, run_dir: Path, run_name: str) -> list[str]:
+    """The harness's ``tracking.wandb`` settings, as the Trainer's W&B callback reads them
+    (environment variables); the W&B run's files go under the run dir."""
+    from harness.tracking.mode import resolve_mode
+
+    w = spec.wandb
+    mode = resolve_mode(w.mode)
     if mode == "disabled":
         return []
-    os.environ["WANDB_MODE"] = mode
-    os.environ["WANDB_DIR"] = str(run_dir)
-    os.environ["WANDB_PROJECT"] = spec.wandb.project
-    if spec.wandb.entity:
-        os.environ["WANDB_ENTITY"] = spec.wandb.entity
-    os.environ.setdefault("WANDB_LOG_MODEL", "false")  # never upload checkpoints
+    env = {
+        "WANDB_MODE": mode,
+        "WANDB_DIR": str(run_dir),
+        "WANDB_PROJECT": w.project,
+        "WANDB_ENTITY": w.entity,
+        "WANDB_RUN_GROUP": w.group,
+        "WANDB_NAME": w.name or run_name,
+        "WANDB_TAGS": ",".join(w.tags) if w.tags else None,
+        "WANDB_NOTES": w.notes,
+        "WANDB_JOB_TYPE": "train",
+        "WANDB_LOG_MODEL": "false",  # never upload checkpoints
+        "WANDB_INIT_TIMEOUT": str(w.init_timeout_s),
+    }
+    if not w.system_metrics:
+        env["WANDB_DISABLE_STATS"] = "true"
+    for key, value in env.items():
+        if value is not None:
+            os.environ[key] = value
+    if mode == "offline":
+        log.info("W&B offline: upload later with `wandb sync %s/wandb/offline-run-*`", run_dir)
     return ["wandb"]
 
 
@@ -111,7 +128,7 @@ class MetricsLog(TrainerCallback):
                 f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
 
 
-def _grouped_trainer_class(groups: list[list[int]], filler: int, seed: int, grouped: bool):
+def grouped_trainer_class(groups: list[list[int]], filler: int, seed: int, grouped: bool):
     from transformers import Trainer
 
     class GroupedTrainer(Trainer):
@@ -140,13 +157,13 @@ def run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
         raise ConfigError(f"train.save_strategy={s.train.save_strategy!r} must be epoch or steps")
     t0 = time.time()
     single_process_env()
-    report_to = tracking_env(s.tracking, run_dir)
+    report_to = tracking_env(s.tracking, run_dir, s.run_name)
 
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
     from harness.engines.model_builds import resolve_model_path
 
-    model_path = resolve_model_path(_model_node(s.model))
+    model_path = resolve_model_path(s.model)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     pad_id = pad_token_id(tokenizer, s.data.pad_token)
     dataset, groups, report = build_dataset(s.data, tokenizer, pad_id)
@@ -202,7 +219,7 @@ def run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
         "on" if s.train.grouped else "off",
         f"ZeRO-{ds_config['zero_optimization']['stage']}" if ds_config else "off",
     )
-    trainer_cls = _grouped_trainer_class(groups, dataset.filler, s.train.seed, s.train.grouped)
+    trainer_cls = grouped_trainer_class(groups, dataset.filler, s.train.seed, s.train.grouped)
     recorder = CheckpointRecorder(
         run_dir, s.run_name, s.register, by_epoch=s.train.save_strategy == "epoch"
     )
@@ -236,9 +253,3 @@ def run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
         if names and s.register.enabled:
             print("evaluate the checkpoints with:\n  " + sweep_command(names, s.register.benchmark))
     return summary
-
-
-def _model_node(spec: ModelSpec) -> Any:
-    from omegaconf import OmegaConf
-
-    return OmegaConf.create(asdict(spec))

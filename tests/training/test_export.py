@@ -38,9 +38,15 @@ def test_m500_records_keep_only_correct_episodes_and_the_calls_they_used(tmp_pat
     # The revision continues the proposal's conversation: one conversation, thinking kept.
     assert [m["role"] for m in solver] == ["system", "user", "assistant", "user", "assistant"]
     assert solver[2]["content"] == "<think>6*7 = 42</think>The product is \\boxed{42}."
+    assert "weight" not in solver[2]  # our reply, trained; memory's copy is not repeated
     assert solver[4]["content"].startswith("<think>still 42</think>")
-    critics = [m["content"] for m in r["critic_messages"] if m["role"] == "assistant"]
-    assert critics == ["<think>check</think>Correct. [Agree]", "I doubt the sign. [Disagree]"]
+    critics = [m for m in r["critic_messages"] if m["role"] == "assistant"]
+    # The re-asked reply is context (weight 0); the accepted replies are targets.
+    assert [(m["content"], m.get("weight", 1)) for m in critics] == [
+        ("Looks fine.", 0),
+        ("<think>check</think>Correct. [Agree]", 1),
+        ("I doubt the sign. [Disagree]", 1),
+    ]
     assert sum(m["role"] == "system" for m in r["critic_messages"]) == 1
     evaluator = [m["content"] for m in r["evaluator_messages"] if m["role"] == "assistant"]
     assert evaluator == ["### Correctness: 1\n### Advice: none\n### Recruiting Suggestion: same"]

@@ -94,7 +94,12 @@ def good_episode(attempt: str, answer: str = "42", prompt: str = TASK) -> dict:
             agent=1,
             iteration=1,
             attempt=1,
-            messages=review_msgs,
+            # The re-ask shows the unparseable reply again, as the harness does.
+            messages=[
+                *review_msgs,
+                {"role": "assistant", "content": "Looks fine."},
+                {"role": "user", "content": "End with [Agree] or [Disagree]."},
+            ],
             raw="<think>check</think>Correct. [Agree]",
         ),
         call(
