@@ -3,8 +3,11 @@
     .venv/bin/python tests/benchmarks/bench_sandbox.py [--skip-plain]
 
 Prints figures only (no timed assertions); asserts that every reference program passes: all 427
-MBPP-S programs and all 164 HumanEval programs.  Data: $HARNESS_DATA_DIR, default
-../shared/benchmarks relative to the repository.
+MBPP-S programs and all 164 HumanEval programs, each in grading mode (solution, then the hidden
+tests with rewritten asserts and the completion nonce), as the code scorers run them. Also the
+cost of grading mode against running the same text as one plain program, and the reference CPU
+times that set the limits.  Data: $HARNESS_DATA_DIR, default ../shared/benchmarks relative to
+the repository.
 """
 
 from __future__ import annotations
@@ -37,32 +40,31 @@ def load_jsonl(name: str) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def mbpp_programs() -> list[tuple[str, str]]:
+def mbpp_parts() -> list[tuple[str, str, str]]:
+    """(task id, solution part, hidden tests) as tasks/mbpp.py builds them."""
     return [
         (
             str(row["task_id"]),
-            "\n".join(row["test_imports"])
-            + "\n"
-            + row["code"]
-            + "\n"
-            + "\n".join(row["test_list"]),
+            "\n".join(row["test_imports"]) + "\n" + row["code"] + "\n",
+            "\n".join(row["test_list"]) + "\n",
         )
         for row in load_jsonl("mbpp_sanitized.jsonl")
     ]
 
 
-def humaneval_programs() -> list[tuple[str, str]]:
+def humaneval_parts() -> list[tuple[str, str, str]]:
     return [
         (
             row["task_id"],
-            row["prompt"]
-            + row["canonical_solution"]
-            + "\n"
-            + row["test"]
-            + f"\ncheck({row['entry_point']})",
+            row["prompt"] + row["canonical_solution"] + "\n",
+            row["test"] + f"\ncheck({row['entry_point']})\n",
         )
         for row in load_jsonl("humaneval.jsonl")
     ]
+
+
+def mbpp_programs() -> list[tuple[str, str]]:
+    return [(tid, setup + tests) for tid, setup, tests in mbpp_parts()]
 
 
 def run_plain(program: str) -> tuple[bool, float]:
@@ -85,9 +87,17 @@ def run_plain(program: str) -> tuple[bool, float]:
         return proc.returncode == 0, time.monotonic() - start
 
 
-async def grade(sandbox: Sandbox, programs: list[tuple[str, str]]) -> dict[str, object]:
-    results = await asyncio.gather(*(sandbox.run(p, timeout_s=TIMEOUT_S) for _, p in programs))
-    return {tid: r for (tid, _), r in zip(programs, results, strict=True)}
+async def grade(sandbox: Sandbox, parts: list[tuple[str, str, str]]) -> dict[str, object]:
+    """Grading mode, under the limits used to measure a reference solution."""
+    cpu, wall = sandbox.config.reference_limits()
+    results = await asyncio.gather(
+        *(sandbox.run(setup, tests=tests, cpu_s=cpu, timeout_s=wall) for _, setup, tests in parts)
+    )
+    return {tid: r for (tid, _, _), r in zip(parts, results, strict=True)}
+
+
+async def run_plain_mode(sandbox: Sandbox, programs: list[tuple[str, str]]) -> list[object]:
+    return await asyncio.gather(*(sandbox.run(p, timeout_s=TIMEOUT_S) for _, p in programs))
 
 
 def main() -> None:
@@ -97,7 +107,8 @@ def main() -> None:
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     mbpp = mbpp_programs()
-    human = humaneval_programs()
+    parts = mbpp_parts()
+    human = humaneval_parts()
     print(f"cores={cores} mbpp={len(mbpp)} humaneval={len(human)} python={sys.version.split()[0]}")
 
     # Floor: the slowest single program alone (measured through plain python3).
@@ -119,7 +130,10 @@ def main() -> None:
         sandbox.start()
         startup = time.monotonic() - start
         start = time.monotonic()
-        results = asyncio.run(grade(sandbox, mbpp))
+        plain_mode = asyncio.run(run_plain_mode(sandbox, mbpp))
+        plain_mode_wall = time.monotonic() - start
+        start = time.monotonic()
+        results = asyncio.run(grade(sandbox, parts))
         wall = time.monotonic() - start
         # Floor: the slowest program run alone, unisolated, on an otherwise idle machine.
         slowest_tid = max(results, key=lambda t: results[t].wall_s)
@@ -130,8 +144,20 @@ def main() -> None:
             f"workers={sandbox.config.n_workers} startup={startup:.2f} s"
         )
         print(
-            f"sandbox MBPP-S: {wall:.2f} s for {len(results)} programs, "
-            f"{len(results) - len(failures)}/{len(results)} passed"
+            f"sandbox MBPP-S, one plain program each: {plain_mode_wall:.2f} s, "
+            f"{sum(r.passed for r in plain_mode)}/{len(plain_mode)} passed"
+        )
+        print(
+            f"sandbox MBPP-S, grading mode: {wall:.2f} s for {len(results)} programs, "
+            f"{len(results) - len(failures)}/{len(results)} passed, "
+            f"{sum(r.checks or 0 for r in results.values())} checks"
+        )
+        cpus = sorted(r.cpu_s for r in results.values())
+        cpu_lim = [sandbox.config.graded_limits(c)[0] for c in cpus]
+        print(
+            f"reference CPU time: median {cpus[len(cpus) // 2] * 1000:.0f} ms, max {cpus[-1]:.2f} s "
+            f"-> CPU limits {min(cpu_lim):.0f}-{max(cpu_lim):.1f} s "
+            f"(wall x{sandbox.config.wall_factor:g})"
         )
         print(
             f"floor (slowest single program, task {slowest_tid}): {floor:.2f} s; "
