@@ -32,7 +32,7 @@ EXPERT_1, EXPERT_2 = (e.replace("A ", "a ", 1) for e in _CANNED_EXPERTS[1:3])
 def history(request: Request) -> list[str]:
     """The chat-history items of a request (its last message), in order."""
     text = request.messages[-1]["content"]
-    m = re.search(r"<history>\n(.*?)\n</history>", text, re.S)
+    m = re.search(r"<history>\n\n\n(.*?)\n\n</history>", text, re.S)
     return m.group(1).split("\n\n") if m else []
 
 
@@ -223,6 +223,29 @@ def test_failed_test_writing_is_not_retried_in_later_rounds() -> None:
     for e in events(result, "fallback"):
         fallbacks[e["role"]].append(e["used"])
     assert fallbacks["executor"] == ["solutions run without tests"]
+
+
+def original_user_message(history: list[dict[str, str]], append_prompt: str) -> str:
+    """MAS-TTS ``OpenAIChat.construct_messages`` for local models (the paper's M1-32B runs):
+    the agent's history items, each ``[sender]: text`` (AgentVerse ``ChatHistoryMemory``), in
+    one user message before the prompt."""
+    content = "Here is the chat history: <history>\n\n\n"
+    for item in history:
+        content += item["content"]
+        content += "\n\n"
+    return content + "</history>\n\n\n" + append_prompt
+
+
+def test_history_block_is_the_originals_format() -> None:
+    engine = two_round_engine()
+    run(make(agents=3, turns=2, critic_rounds=2), engine)
+    revise = by_role(engine, "solver")[1].messages[-1]["content"]
+    items = [
+        {"role": "assistant", "content": "[Solver]: first \\boxed{41}"},
+        {"role": "assistant", "content": "[Critic 1]: OBJECTION-ONE: recheck."},
+    ]
+    prompt = revise[revise.index("Solve the following") :]
+    assert revise == original_user_message(items, prompt)
 
 
 @pytest.mark.parametrize("name", ["agentverse", "ceo"])
