@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from harness.errors import ConfigError
 
@@ -122,14 +123,18 @@ BUILDERS = {"tiny": build_tiny, "smollm2": build_smollm2}
 RECIPE_VERSION = {"tiny": 2, "smollm2": 1}
 
 
-def resolve_model_path(model_cfg) -> str:
-    """The folder or hub id to load: ``model.path`` if set, else the built model in the cache."""
-    if model_cfg.get("path"):
-        return str(model_cfg.path)
-    build = model_cfg.get("build")
+def resolve_model_path(model: Any) -> str:
+    """The folder or hub id to load: ``path`` if set, else the built model in the cache.
+    ``model``: model settings or a config node with ``name``, ``path``, ``build``, ``cache_dir``."""
+    path = getattr(model, "path", None)
+    if path:
+        return str(path)
+    build = getattr(model, "build", None)
     if build not in BUILDERS:
-        raise ConfigError(f"model '{model_cfg.name}' sets neither model.path nor a known build")
-    out = Path(str(model_cfg.cache_dir)) / f"{build}-v{RECIPE_VERSION[build]}"
+        raise ConfigError(
+            f"model '{getattr(model, 'name', '?')}' sets neither model.path nor a known build"
+        )
+    out = Path(str(model.cache_dir)) / f"{build}-v{RECIPE_VERSION[build]}"
     if not (out / "config.json").exists():
         BUILDERS[build](out)
     return str(out)

@@ -12,8 +12,10 @@ import asyncio
 import logging
 from typing import Any
 
-from harness.engines.base import Completion, Engine, Request
+from harness.engines.base import Completion, Engine, Request, RequestRejected
 from harness.engines.model_builds import resolve_model_path
+from harness.engines.prompting import choose_dtype, clamp_max_tokens, prompt_ids
+from harness.engines.settings import LocalModelSettings, model_settings
 from harness.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -22,12 +24,15 @@ log = logging.getLogger(__name__)
 class TransformersEngine(Engine):
     name = "transformers"
 
-    def __init__(self, model_cfg: Any) -> None:
-        super().__init__(model_cfg.get("max_concurrency", 1))
-        self.cfg = model_cfg
-        self.max_batch = int(model_cfg.get("max_batch") or self.max_concurrency)
+    def __init__(self, settings: LocalModelSettings | Any) -> None:
+        self.settings = s = model_settings(settings)
+        super().__init__(s.max_concurrency)
+        self.max_batch = s.max_batch
         self.model = None
         self.tokenizer = None
+        self.context_len: int | None = None
+        self.leases = 0  # runs using this engine now (build_engine counts them)
+        self.loads = 0
         self._queue: list[tuple[Request, asyncio.Future]] = []
         self._wake: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
@@ -44,32 +49,32 @@ class TransformersEngine(Engine):
 
         transformers.logging.disable_progress_bar()
         transformers.logging.set_verbosity_error()
-        path = resolve_model_path(self.cfg)
-        device = str(self.cfg.get("device") or "cpu")
+        s = self.settings
+        path = resolve_model_path(s)
+        device = s.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = getattr(torch, str(self.cfg.get("dtype") or "float32"))
-        if device == "cpu" and dtype == torch.float16:
-            dtype = torch.float32
+        dtype = choose_dtype(s.dtype, device == "cpu", s.name)
         try:
             tok = AutoTokenizer.from_pretrained(path)
         except (OSError, ValueError) as exc:  # not found, offline, gated, malformed
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(
-                f"could not load model '{self.cfg.name}' from {path} ({first}); "
+                f"could not load model '{s.name}' from {path} ({first}); "
                 f"set model.path=DIR to a local checkpoint"
             ) from exc
         tok.padding_side = "left"
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
-        attn = self.cfg.get("attn_implementation") or None
-        kwargs = {"dtype": dtype}
-        if attn:
-            kwargs["attn_implementation"] = attn
+        kwargs: dict[str, Any] = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
+        if s.attn_implementation:
+            kwargs["attn_implementation"] = s.attn_implementation
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs).to(device)
         model.eval()
         self.tokenizer, self.model, self.device = tok, model, device
-        log.info("loaded %s on %s (%s)", path, device, dtype)
+        self.context_len = s.max_model_len or getattr(model.config, "max_position_embeddings", None)
+        self.loads += 1
+        log.info("loaded %s on %s (%s)", path, device, model.dtype)
 
     async def _generate(self, request: Request) -> Completion:
         if self.model is None:
@@ -105,39 +110,50 @@ class TransformersEngine(Engine):
                             fut.set_exception(exc)
                     continue
                 for (_, fut), out in zip(batch, outs, strict=True):
-                    if not fut.done():
+                    if fut.done():
+                        continue
+                    if isinstance(out, Exception):
+                        fut.set_exception(out)
+                    else:
                         fut.set_result(out)
 
     def _take_batch(self) -> list[tuple[Request, asyncio.Future]]:
         head = self._queue[0][0].params
-        key = (head.temperature, head.top_p)
+        key = (head.temperature, head.top_p, head.stop)
         batch, rest = [], []
         for item in self._queue:
             p = item[0].params
-            if len(batch) < self.max_batch and (p.temperature, p.top_p) == key:
+            if len(batch) < self.max_batch and (p.temperature, p.top_p, p.stop) == key:
                 batch.append(item)
             else:
                 rest.append(item)
         self._queue = rest
         return batch
 
-    def _render(self, request: Request) -> str:
-        text = self.tokenizer.apply_chat_template(
-            request.messages, tokenize=False, add_generation_prompt=True
-        )
-        return text + request.prefix
-
-    def _run_batch(self, requests: list[Request]) -> list[Completion]:
+    def _run_batch(self, requests: list[Request]) -> list[Completion | Exception]:
+        """One left-padded ``generate`` for the batch; a request the context cannot hold
+        fails alone (``RequestRejected``) instead of failing the batch."""
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
         tok = self.tokenizer
-        texts = [self._render(r) for r in requests]
-        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+        results: list[Any] = [None] * len(requests)
+        rows: list[tuple[int, list[int], int, dict[str, int] | None]] = []
+        for i, r in enumerate(requests):
+            ids = prompt_ids(tok, r)
+            try:
+                sent, clamp = clamp_max_tokens(r.params.max_tokens, len(ids), self.context_len)
+            except RequestRejected as exc:
+                results[i] = exc
+                continue
+            rows.append((i, ids, sent, clamp))
+        if not rows:
+            return results
+        enc = tok.pad({"input_ids": [ids for _, ids, _, _ in rows]}, return_tensors="pt").to(
             self.device
         )
         prompt_len = enc["input_ids"].shape[1]
-        limits = torch.tensor([max(1, r.params.max_tokens) for r in requests], device=self.device)
+        limits = torch.tensor([sent for _, _, sent, _ in rows], device=self.device)
 
         class PerRowLimit(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
@@ -151,6 +167,8 @@ class TransformersEngine(Engine):
             "pad_token_id": tok.pad_token_id,
             "stopping_criteria": StoppingCriteriaList([PerRowLimit()]),
         }
+        if p.stop:  # the batch shares its stop strings (see _take_batch)
+            gen_kwargs.update(stop_strings=list(p.stop), tokenizer=tok)
         if sample:
             gen_kwargs.update(temperature=p.temperature, top_p=p.top_p)
             # HF generate takes one generator for the batch: a row's sample depends on the
@@ -159,29 +177,40 @@ class TransformersEngine(Engine):
                 torch.manual_seed(p.seed)
         with torch.inference_mode():
             out = self.model.generate(**enc, **gen_kwargs)
-        self.batches.append(len(requests))
+        self.batches.append(len(rows))
         eos_ids = _eos_ids(self.model, tok)
-        results = []
-        for i, r in enumerate(requests):
-            new = out[i, prompt_len:].tolist()[: r.params.max_tokens]
+        for row, (i, ids, sent, clamp) in enumerate(rows):
+            new = out[row, prompt_len:].tolist()[:sent]
             finish = "length"
             for j, t in enumerate(new):
                 if t in eos_ids:
                     new, finish = new[: j + 1], "stop"
                     break
-            n_prompt = int(enc["attention_mask"][i].sum())
             text = tok.decode(new, skip_special_tokens=True)
-            results.append(Completion(text, n_prompt, len(new), finish))
+            text, stopped = _cut_at_stop(text, p.stop)
+            if stopped:
+                finish = "stop"
+            results[i] = Completion(text, len(ids), len(new), finish, clamp=clamp)
         return results
 
     async def release(self) -> None:
+        # The model stays loaded for the next run of this process (the next sweep point).
+        self.leases = max(0, self.leases - 1)
+
+    async def close(self) -> None:
+        self.unload()
+
+    def unload(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
             self._worker = None
-
-    async def close(self) -> None:
-        await self.release()
         self.model = None
+
+
+def _cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    """The text before the first stop string (vLLM leaves it out too)."""
+    cuts = [text.find(s) for s in stop if s and s in text]
+    return (text[: min(cuts)], True) if cuts else (text, False)
 
 
 def _eos_ids(model: Any, tok: Any) -> set[int]:

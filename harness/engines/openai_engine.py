@@ -1,0 +1,371 @@
+"""Any OpenAI-compatible chat endpoint: ``vllm serve``, OpenAI, DeepSeek, Together, ...
+
+Failures, by what can fix them:
+
+- waiting: 429 (honouring ``Retry-After``), 408/409, 5xx, timeouts, dropped connections and
+  malformed replies are retried with exponential backoff and jitter, up to ``model.retry``'s
+  budget; then ``EngineUnavailable`` (the problem is left for a rerun). Each answer says how many
+  retries it took (``Completion.retries``).
+- nothing: other 4xx (a bad key, an unknown model, a parameter the API rejects) raise
+  ``FatalEngineError``, one line that stops the run instead of hundreds of doomed calls.
+- this request only: a context-length error is retried once with ``max_tokens`` cut to what the
+  error says fits (recorded in ``Completion.clamp``); a prompt that alone fills the context is
+  ``RequestRejected`` with finish reason ``length`` and the episode goes on.
+
+Per-model quirks live in the model config, not here: the name of the max-tokens parameter
+(o-series want ``max_completion_tokens``), which sampling parameters the API accepts (o-series
+reject ``temperature``; DeepSeek-R1 ignores them), how a prefix is continued, prices.
+
+The API key is read from the environment variable ``model.api_key_env`` names, at start, and
+kept only in the client: it never enters the config, the run store, logs or trackers. A
+model's thinking returned apart (``reasoning_content``, or ``reasoning`` from vLLM >= 0.11) is
+kept as ``Completion.reasoning``; messages are sent as role and content only, so thinking is
+never sent back (DeepSeek rejects it).
+
+The ``openai`` package's own retries are off (``max_retries=0``): it would neither count them
+nor keep to a time budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import re
+import time
+from typing import Any
+
+import openai
+
+from harness.engines.base import (
+    Completion,
+    Engine,
+    EngineUnavailable,
+    FatalEngineError,
+    Request,
+    RequestRejected,
+)
+from harness.engines.settings import ApiModelSettings, model_settings
+from harness.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_CONTEXT_LIMIT = re.compile(r"maximum context length (?:is|of) (\d+)", re.I)
+_PROMPT_SIZE = re.compile(
+    r"\((\d+) in the messages|prompt contains (?:at least )?(\d+)|input length \((\d+)\)"
+    r"|messages resulted in (\d+) tokens",
+    re.I,
+)
+_OUTPUT_CAP = re.compile(r"supports at most (\d+) completion tokens", re.I)
+_CONTEXT_WORDS = ("context length", "context_length", "maximum model length", "too many tokens")
+
+
+class _Transient(Exception):
+    """A failure that waiting may fix; ``delay`` is what the server asked us to wait."""
+
+    def __init__(self, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class OpenAIEngine(Engine):
+    name = "openai"
+
+    def __init__(self, settings: ApiModelSettings | Any) -> None:
+        self.settings = s = model_settings(settings)
+        super().__init__(s.max_concurrency)
+        self.name = s.name
+        self.model_id = s.model_id
+        self.context_length = s.context_length
+        self.calls = 0
+        self.retries = 0  # transient failures retried, all calls
+        self._api_key: str | None = None
+        self._client: openai.AsyncOpenAI | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+        self._rng = random.Random()
+
+    # -- connection -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        s = self.settings
+        if s.api_key_env:
+            self._api_key = os.environ.get(s.api_key_env) or None
+            if self._api_key is None:
+                raise ConfigError(
+                    f"model {s.name} reads its API key from ${s.api_key_env}, which is not set"
+                )
+        if self.model_id is None or self.context_length is None:
+            await self._discover()
+        self._started = True
+
+    async def _discover(self) -> None:
+        """Model id and context length from the server's model list (vLLM lists
+        ``max_model_len``); an unknown context length only means no clamp is recorded."""
+        s = self.settings
+        try:
+            listing = await self._with_retries(lambda: self._client_for_loop().models.list())
+        except (EngineUnavailable, FatalEngineError) as exc:
+            if self.model_id is None:
+                raise ConfigError(
+                    f"could not list the models of {s.base_url} ({exc}); is the server up? "
+                    f"(or set model.model_id)"
+                ) from exc
+            return
+        models = list(listing[0].data)
+        if self.model_id is None:
+            if not models:
+                raise ConfigError(f"{s.base_url} lists no models; set model.model_id")
+            self.model_id = models[0].id
+        for m in models:
+            if m.id == self.model_id and self.context_length is None:
+                n = getattr(m, "max_model_len", None)
+                self.context_length = int(n) if n else None
+        log.info("%s: serving %s (context %s)", s.base_url, self.model_id, self.context_length)
+
+    def _client_for_loop(self) -> openai.AsyncOpenAI:
+        # httpx connection pools belong to one event loop.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = openai.AsyncOpenAI(
+                base_url=self.settings.base_url,
+                api_key=self._api_key or "EMPTY",
+                max_retries=0,
+                timeout=self.settings.timeout_s,
+            )
+            self._client_loop = loop
+        return self._client
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._client_loop is asyncio.get_running_loop():
+            await client.close()
+        self._started = False
+
+    # -- one request ------------------------------------------------------------------------
+
+    def body(self, request: Request, max_tokens: int) -> dict[str, Any]:
+        s, p = self.settings, request.params
+        messages = [{"role": m["role"], "content": m["content"]} for m in request.messages]
+        extra = dict(s.extra_body)
+        if request.prefix:
+            if s.prefix_mode == "none":
+                raise FatalEngineError(
+                    f"model {s.name} cannot continue a prefix (model.prefix_mode=none): turn "
+                    f"off reasoning.force_think and budget forcing for it"
+                )
+            messages.append({"role": "assistant", "content": request.prefix})
+            extra.update(continue_final_message=True, add_generation_prompt=False)
+        body: dict[str, Any] = {
+            "model": self.model_id,
+            "messages": messages,
+            s.max_tokens_param: max_tokens,
+        }
+        sent = {"temperature": p.temperature, "top_p": p.top_p, "seed": p.seed}
+        if p.stop:
+            sent["stop"] = list(p.stop)
+        for key, value in sent.items():
+            if key in s.sampling_params and value is not None:
+                body[key] = value
+        if extra:
+            body["extra_body"] = extra
+        return body
+
+    async def _generate(self, request: Request) -> Completion:
+        if not self._started:
+            await self.start()
+        asked = max(1, int(request.params.max_tokens))
+        body = self.body(request, asked)
+        clamp: dict[str, int] | None = None
+        retries = 0
+        while True:
+            try:
+                resp, n = await self._with_retries(
+                    lambda b=body: self._client_for_loop().chat.completions.create(**b)
+                )
+                retries += n
+                break
+            except _ContextError as exc:
+                retries += exc.retries
+                fits = exc.fits(asked)
+                if clamp is not None or fits is None or fits < 1:
+                    raise RequestRejected(exc.message, finish_reason="length") from None
+                clamp = {"asked": asked, "sent": fits}
+                body = self.body(request, fits)
+        self.calls += 1
+        return self._completion(resp, asked, clamp, retries)
+
+    def _completion(
+        self, resp: Any, asked: int, clamp: dict[str, int] | None, retries: int
+    ) -> Completion:
+        choice = resp.choices[0]
+        msg = choice.message
+        reasoning = getattr(msg, "reasoning_content", None) or getattr(msg, "reasoning", None)
+        usage = resp.usage
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        details = getattr(usage, "completion_tokens_details", None)
+        reasoning_tokens = getattr(details, "reasoning_tokens", None)
+        sent = clamp["sent"] if clamp else asked
+        if clamp is None and self.context_length and prompt and prompt + sent > self.context_length:
+            # The server cut max_tokens to the context left without saying so (vLLM does).
+            clamp = {"asked": asked, "sent": max(0, self.context_length - prompt)}
+        return Completion(
+            text=msg.content or "",
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            finish_reason="length" if choice.finish_reason == "length" else "stop",
+            reasoning=reasoning or None,
+            reasoning_tokens=int(reasoning_tokens) if reasoning_tokens is not None else None,
+            retries=retries,
+            cost_usd=self.cost(usage),
+            clamp=clamp,
+        )
+
+    def cost(self, usage: Any) -> float | None:
+        price = self.settings.price
+        if price is None or usage is None:
+            return None
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = getattr(details, "cached_tokens", None)
+        if cached is None:  # DeepSeek's name for it
+            cached = getattr(usage, "prompt_cache_hit_tokens", None)
+        cached = min(int(cached or 0), prompt)
+        dollars = (
+            (prompt - cached) * price.input
+            + cached * price.cached_input
+            + completion * price.output
+        )
+        return round(dollars / 1e6, 8)
+
+    # -- retries ----------------------------------------------------------------------------
+
+    async def _with_retries(self, call) -> tuple[Any, int]:
+        """``(result, retries)`` of ``call()``, retrying transient failures within budget."""
+        r = self.settings.retry
+        retries, waited = 0, 0.0
+        while True:
+            try:
+                result = await call()
+                if getattr(result, "choices", True) in (None, []):
+                    raise _Transient("a reply without choices")
+                return result, retries
+            except openai.APIStatusError as exc:
+                failure = self._classify(exc)
+                if isinstance(failure, _ContextError):
+                    failure.retries = retries
+                    raise failure from None
+                if not isinstance(failure, _Transient):
+                    raise failure from None
+            except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
+                # APITimeoutError is an APIConnectionError
+                failure = _Transient(f"{type(exc).__name__}: {_first_line(str(exc))}")
+            except _Transient as exc:
+                failure = exc
+            delay = failure.delay
+            if delay is None:
+                span = min(r.backoff_max_s, r.backoff_base_s * 2**retries)
+                delay = span / 2 + self._rng.uniform(0, span / 2)
+            if retries >= r.max_retries or waited + delay > r.budget_s:
+                raise EngineUnavailable(
+                    f"{self.settings.base_url}: gave up after {retries} retries "
+                    f"({waited:.1f}s waiting); last: {failure}"
+                )
+            log.debug("%s: retry %d in %.2fs after %s", self.name, retries + 1, delay, failure)
+            await asyncio.sleep(delay)
+            waited += delay
+            retries += 1
+            self.retries += 1
+
+    def _classify(self, exc: openai.APIStatusError) -> Exception:
+        status = exc.status_code
+        message = _api_message(exc)
+        if status == 429:
+            return _Transient(f"HTTP 429: {message}", retry_after(exc.response.headers))
+        if status in (408, 409) or status >= 500:
+            return _Transient(f"HTTP {status}: {message}")
+        if status in (400, 413, 422) and _is_context_error(exc, message):
+            return _ContextError(message)
+        hint = ""
+        if status in (401, 403) and self.settings.api_key_env:
+            hint = f" (check the key in ${self.settings.api_key_env})"
+        elif status == 404:
+            hint = f" (check model.base_url and model.model_id={self.model_id})"
+        return FatalEngineError(
+            f"{self.name}: HTTP {status} from {self.settings.base_url}: {message}{hint}"
+        )
+
+
+class _ContextError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retries = 0
+
+    def fits(self, asked: int) -> int | None:
+        """The max_tokens the error says would fit, if it says."""
+        cap = _OUTPUT_CAP.search(self.message)
+        if cap:
+            return min(asked - 1, int(cap.group(1)))
+        limit = _CONTEXT_LIMIT.search(self.message)
+        prompt = _PROMPT_SIZE.search(self.message)
+        if limit and prompt:
+            used = int(next(g for g in prompt.groups() if g))
+            return min(asked - 1, int(limit.group(1)) - used)
+        return None
+
+
+def _is_context_error(exc: openai.APIStatusError, message: str) -> bool:
+    if getattr(exc, "code", None) == "context_length_exceeded":
+        return True
+    low = message.lower()
+    return bool(_CONTEXT_LIMIT.search(message) or _OUTPUT_CAP.search(message)) or any(
+        w in low for w in _CONTEXT_WORDS
+    )
+
+
+def _api_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return _first_line(str(inner["message"]))
+        if isinstance(inner, str):
+            return _first_line(inner)
+    return _first_line(str(exc.message))
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:limit]
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds a 429 asks us to wait: ``retry-after-ms``, ``retry-after`` (seconds or an HTTP
+    date), else None."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
