@@ -139,8 +139,7 @@ class Point:
         return summary.get("accuracy")  # for Hydra sweepers that optimise a value
 
 
-@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> Any:
+def _task(cfg: DictConfig) -> Any:
     hc = HydraConfig.get()
     point = Point(
         cfg,
@@ -155,6 +154,12 @@ def _hydra_main(cfg: DictConfig) -> Any:
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+
+
+# Launchers that run points in other processes (hydra/launcher=parallel, submitit) pickle the
+# task function. Undecorated and module-level, it is pickled by name; decorated, it would be
+# pickled by value with its globals, and DEFER (a ContextVar) cannot be pickled.
+_hydra_main = hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")(_task)
 
 
 def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
