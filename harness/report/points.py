@@ -61,8 +61,18 @@ def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
         for marker in ("summary.json", "results.jsonl", ".hydra"):
             for hit in [root / marker, *root.rglob(marker)]:
                 if hit.exists() and not _SKIP_DIRS & set(hit.parent.relative_to(root).parts):
-                    found.add(hit.parent.resolve())
+                    found.add(_shown(hit.parent))
     return sorted(found)
+
+
+def _shown(path: Path) -> Path:
+    """The path relative to the working directory when it is below it (readable in tables and
+    the CSV), else absolute."""
+    absolute = path.resolve()
+    try:
+        return absolute.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return absolute
 
 
 def load_run_dir(run_dir: str | Path) -> Point:
