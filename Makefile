@@ -6,9 +6,14 @@ export HARNESS_DATA_DIR ?= $(DATA)
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test lint bench contracts
+.PHONY: setup demo test lint bench contracts vllm docs
 setup:
 	@bash scripts/setup.sh
+	@bash scripts/setup_browser.sh
+
+# vLLM's CPU build in its own venv (.venv-vllm); the core .venv never needs it
+vllm:
+	@bash scripts/setup_vllm.sh
 
 demo: setup
 	.venv/bin/python -m harness model=smollm2-135m mas=single benchmark=math500 limit=8 tokens=384
