@@ -91,5 +91,7 @@ def test_presets_compose_for_every_benchmark():
         code = bench == "humaneval"
         assert cfg.mas.role_tokens.critic == (8192 if code else 16384)
         assert cfg.mas.role_tokens.recruiter == (4096 if bench == "commongen_hard" else 8192)
+        assert cfg.mas.stop_on == "evaluator"  # the original ignored the CEO's Stop
     plain = compose(["mas=ceo"])  # without a preset the CEO's bounds follow the knobs
     assert plain.mas.ceo.max_agents == plain.agents and plain.mas.ceo.budget_menu is None
+    assert plain.mas.stop_on == "either"
