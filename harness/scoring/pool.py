@@ -59,9 +59,30 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _serve(conn: Any, warm: Sequence[str]) -> None:
+def process_identity(pid: int) -> str | None:
+    """pid and start time: a pid the kernel reused for another process does not match."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return f"{pid}:{int(fh.read().rsplit(b')', 1)[1].split()[19])}"
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _watch_harness(identity: str | None) -> None:
+    """End this worker when the harness is gone. A harness killed with SIGKILL runs no cleanup,
+    and the forkserver (this process's parent) outlives it, so the parent is no guide."""
+    if identity is None:
+        return
+    pid = int(identity.split(":")[0])
+    while process_identity(pid) == identity:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _serve(conn: Any, warm: Sequence[str], harness: str | None = None) -> None:
     """A worker process: import the slow modules once, then run checks one at a time."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's; it kills us
+    threading.Thread(target=_watch_harness, args=(harness,), daemon=True).start()
     try:
         for name in warm:
             importlib.import_module(name)
@@ -103,7 +124,7 @@ class _Slot:
     def start_worker(self) -> None:
         pool = self.pool
         parent, child = pool._mp.Pipe()
-        proc = pool._mp.Process(target=_serve, args=(child, pool.warm), daemon=True)
+        proc = pool._mp.Process(target=_serve, args=(child, pool.warm, pool.harness), daemon=True)
         proc.start()
         child.close()
         self.proc, self.conn = proc, parent
@@ -201,6 +222,7 @@ class CheckPool:
         self.wall_factor = wall_factor
         self.start_timeout_s = start_timeout_s
         self.warm = tuple(warm)
+        self.harness = process_identity(os.getpid())
         # forkserver: the harness process may hold threads (torch, asyncio executors).
         self._mp = mp.get_context("forkserver")
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()

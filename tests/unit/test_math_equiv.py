@@ -218,3 +218,52 @@ def test_closing_the_context_ends_its_workers() -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+KILLED_MID_CHECK = r"""
+import asyncio, os
+from harness.scoring.context import ScoringContext
+
+async def main():
+    ctx = ScoringContext({"workers": 1, "timeout_s": 1000})
+    hung = asyncio.ensure_future(ctx.pool().call(eval, "sum(1 for _ in iter(int, 1))"))
+    while not ctx.pool().worker_pids():
+        await asyncio.sleep(0.1)
+    print(ctx.pool().worker_pids()[0], flush=True)
+    await asyncio.sleep(1)
+    os.kill(os.getpid(), 9)  # no cleanup runs
+
+asyncio.run(main())
+"""
+
+
+def test_a_harness_killed_mid_check_leaves_no_scoring_worker() -> None:
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from harness.scoring.pool import process_identity
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_MID_CHECK],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    pid = int(proc.stdout.readline())
+    worker = process_identity(pid)
+
+    def running() -> bool:  # the same process, and not a zombie waiting to be reaped
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return process_identity(pid) == worker and state != "Z"
+
+    assert proc.wait(timeout=120) == -9
+    deadline = time.monotonic() + 60  # "did not live on", not a speed bound
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running(), "the worker outlived the harness"
