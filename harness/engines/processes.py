@@ -28,10 +28,13 @@ _hooks_installed = False
 
 
 def descendants() -> set[int]:
+    """This process's descendants, but multiprocessing's resource tracker: it ends by itself
+    when we do, after freeing the shared memory vLLM left registered; ending it early leaks it."""
     try:
-        return {p.pid for p in psutil.Process().children(recursive=True)}
+        pids = {p.pid for p in psutil.Process().children(recursive=True)}
     except psutil.Error:
         return set()
+    return pids - {_resource_tracker_pid()}
 
 
 def reap(pids: set[int], timeout: float = 10.0) -> list[int]:
@@ -71,8 +74,6 @@ def reap(pids: set[int], timeout: float = 10.0) -> list[int]:
 
 
 def _resource_tracker_pid() -> int | None:
-    # multiprocessing's resource tracker ends by itself when we do, after freeing the shared
-    # memory vLLM leaves registered; killing it early would leak that memory.
     from multiprocessing import resource_tracker
 
     return getattr(resource_tracker._resource_tracker, "_pid", None)

@@ -208,4 +208,6 @@ class VllmEngine(Engine):
             if killed:
                 log.warning("vLLM processes %s ignored SIGTERM and were killed", killed)
             self._children = set()
+        if llm is not None:
+            log.info("vLLM shut down (%s)", self.settings.name)
         self._loop = None

@@ -1,0 +1,267 @@
+"""The vLLM engine for real, on vLLM's CPU build and the tiny model. Runs only where vLLM is
+installed (``.venv-vllm``, built by scripts/setup_vllm.sh; the CI step .ci/vllm_step.sh runs
+``.venv-vllm/bin/python -m pytest -m vllm tests/engines``); the core suite skips it.
+
+Every in-process test shares one event loop (``asyncio.Runner``), as the CLI does: vLLM's
+``AsyncLLM`` cannot move to another loop. The engine is the one ``build_engine`` keeps loaded,
+so the runs below reuse it like the points of a sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("vllm")
+psutil = pytest.importorskip("psutil")
+
+from harness.engines import build_engine, close_all, loaded_engines  # noqa: E402
+from harness.engines.base import Request, RequestRejected, SamplingParams  # noqa: E402
+from harness.engines.prompting import prompt_ids  # noqa: E402
+from harness.engines.vllm_engine import VllmEngine  # noqa: E402
+from harness.runner import run_async  # noqa: E402
+from harness.settings import compose  # noqa: E402
+from tests.conftest import ROOT, cli_env, read_jsonl  # noqa: E402
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+MODEL = ["model=tiny", "model.engine=vllm", "model.max_model_len=512"]
+RUN = ["mas=single", "benchmark=math500", "run.progress=false", "tracking.wandb.mode=disabled"]
+
+
+@pytest.fixture(scope="module")
+def loop():
+    with asyncio.Runner() as runner:
+        yield runner
+
+
+@pytest.fixture(scope="module")
+def engine(loop) -> VllmEngine:
+    e = build_engine(compose(MODEL).model, [])
+    loop.run(e.start())
+    yield e
+    loop.run(close_all())
+
+
+def _req(text: str, max_tokens: int = 24, **kw) -> Request:
+    return Request([{"role": "user", "content": text}], SamplingParams(max_tokens, **kw))
+
+
+class Spy:
+    """Records what reaches ``AsyncLLM.generate`` (the prompt and the SamplingParams)."""
+
+    def __init__(self, engine: VllmEngine) -> None:
+        self.engine = engine
+        self.calls: list[tuple[list[int], object]] = []
+        self._real = engine.llm.generate
+
+    def __enter__(self) -> Spy:
+        def generate(prompt, params, **kw):
+            self.calls.append((list(prompt["prompt_token_ids"]), params))
+            return self._real(prompt, params, **kw)
+
+        self.engine.llm.generate = generate
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.engine.llm.generate = self._real
+
+
+def test_requests_reach_vllm_as_token_ids_with_their_seed(loop, engine):
+    from vllm.sampling_params import RequestOutputKind
+
+    r = _req("What is 2+2?", temperature=0.8, top_p=0.9, seed=1234, stop=("zz",))
+    with Spy(engine) as spy:
+        out = loop.run(engine.generate(r))
+    ((ids, params),) = spy.calls
+    assert ids == prompt_ids(engine.tokenizer, r)
+    assert params.seed == 1234 and params.temperature == 0.8 and params.top_p == 0.9
+    assert params.stop == ["zz"] and params.max_tokens == 24
+    assert params.output_kind == RequestOutputKind.FINAL_ONLY
+    assert out.prompt_tokens == len(ids) and 1 <= out.completion_tokens <= 24
+
+
+def test_a_seed_fixes_the_sample(loop, engine):
+    def sample(seed: int) -> str:
+        return loop.run(
+            engine.generate(_req("Tell me a story", 32, temperature=1.0, seed=seed))
+        ).text
+
+    first = sample(7)
+    assert sample(7) == first  # one at a time: the same batch shape, the same sample
+    assert sample(8) != first
+
+
+def test_many_requests_in_flight_all_finish(loop, engine):
+    async def go():
+        reqs = [_req(f"Problem {i}", 16 + i % 5, temperature=0.7, seed=i) for i in range(64)]
+        return await asyncio.gather(*(engine.generate(r) for r in reqs))
+
+    outs = loop.run(go())
+    assert len(outs) == 64
+    assert all(1 <= o.completion_tokens <= 16 + i % 5 for i, o in enumerate(outs))
+
+
+def test_prefix_is_continued_and_stop_strings_cut(loop, engine):
+    plain = _req("Say something", 24)
+    forced = _req("Say something", 24)
+    forced.prefix = "<think>\n"
+    with Spy(engine) as spy:
+        free = loop.run(engine.generate(plain))
+        loop.run(engine.generate(forced))
+    (a, _), (b, _) = spy.calls
+    tail = engine.tokenizer("<think>\n", add_special_tokens=False).input_ids
+    assert b[: len(a)] == a and b[len(a) :] == tail
+    assert len(free.text) > 6
+    stop = free.text[3:6]
+    cut = loop.run(engine.generate(_req("Say something", 24, stop=(stop,))))
+    assert free.text.startswith(cut.text) and stop not in cut.text
+    assert cut.finish_reason == "stop"
+
+
+def test_max_tokens_clamped_to_the_context_left(loop, engine):
+    r = _req("Count", 5000)
+    n = len(prompt_ids(engine.tokenizer, r))
+    out = loop.run(engine.generate(r))
+    assert engine.context_len == 512
+    assert out.clamp == {"asked": 5000, "sent": 512 - n}
+    assert out.completion_tokens <= 512 - n
+    with pytest.raises(RequestRejected) as info:
+        loop.run(engine.generate(_req("compute the sum " * 200)))
+    assert info.value.finish_reason == "length"
+
+
+def test_two_runs_on_one_loop_reuse_the_engine_and_record_the_seeds(loop, engine, tmp_path):
+    leases = engine.leases
+    cfg = compose([*MODEL, *RUN, "limit=3", "tokens=16", "temperature=0.7"])
+    loop.run(run_async(cfg, tmp_path / "a"))
+    assert loaded_engines() == [engine] and engine.loads == 1 and engine.leases == leases
+    cfg2 = compose([*MODEL, *RUN, "limit=3", "tokens=24", "temperature=0.7", "seed=5"])
+    with Spy(engine) as spy:
+        summary = loop.run(run_async(cfg2, tmp_path / "b"))
+    assert engine.loads == 1 and engine.llm is not None  # still loaded for the next run
+    assert summary["n"] == 3 and summary["calls"] == 3
+    recorded = [
+        c["seed"] for t in read_jsonl(tmp_path / "b" / "transcripts.jsonl") for c in t["calls"]
+    ]
+    assert sorted(recorded) == sorted(p.seed for _, p in spy.calls)
+    assert len(set(recorded)) == 3
+
+
+def test_zz_close_shuts_down_once_and_leaves_no_process(loop, engine):
+    children = set(engine._children)
+    assert children and all(psutil.pid_exists(p) for p in children)
+    loop.run(close_all())
+    assert engine.llm is None and loaded_engines() == []
+    assert not [p for p in children if _running(p)]
+
+
+# -- the CLI, as a separate process --------------------------------------------------------------
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+class Watch:
+    """Starts the CLI and keeps the pids of everything it starts, to check none outlives it."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "harness", *args],
+            cwd=ROOT,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.pids: set[int] = set()
+        self.output = ""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.output += line
+
+    def _poll(self) -> None:
+        while self.proc.poll() is None:
+            try:
+                kids = psutil.Process(self.proc.pid).children(recursive=True)
+                self.pids |= {k.pid for k in kids if "resource_tracker" not in _cmd(k)}
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    def wait(self, timeout: float) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        return code
+
+    def left_running(self, grace: float = 15.0) -> list[int]:
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            alive = [p for p in self.pids if _running(p)]
+            if not alive:
+                return []
+            time.sleep(0.5)
+        return alive
+
+
+def _cmd(p) -> str:
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def test_cli_sweep_of_two_points_loads_once_and_shuts_down_once(tmp_path, data_dir):
+    w = Watch(
+        [
+            "-m",
+            *MODEL,
+            *RUN,
+            "limit=2",
+            "tokens=16,24",
+            f"hydra.sweep.dir={tmp_path}",
+        ]
+    )
+    code = w.wait(timeout=900)
+    assert code == 0, w.output[-3000:]
+    assert w.output.count("vLLM loaded") == 1, w.output[-3000:]
+    assert w.output.count("vLLM shut down") == 1, w.output[-3000:]
+    summaries = [json.loads(p.read_text()) for p in tmp_path.rglob("summary.json")]
+    assert sorted(s["tokens"] for s in summaries) == [16, 24]
+    assert w.pids and not w.left_running()
+
+
+def test_sigterm_mid_generation_leaves_no_process(tmp_path, data_dir):
+    run_dir = tmp_path / "run"
+    w = Watch([*MODEL, *RUN, "limit=64", "tokens=400", f"hydra.run.dir={run_dir}"])
+    log = Path(run_dir) / "harness.log"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and "vLLM loaded" not in w.output:
+        assert w.proc.poll() is None, w.output[-3000:]
+        time.sleep(0.5)
+    assert "vLLM loaded" in w.output
+    time.sleep(3)  # generating now: 64 problems × 400 tokens take far longer than this
+    assert w.proc.poll() is None
+    assert any("VLLM" in _cmd(psutil.Process(p)) for p in w.pids if _running(p))
+    w.proc.send_signal(signal.SIGTERM)
+    code = w.wait(timeout=120)
+    assert code != 0
+    assert not w.left_running(), [(p, _cmd(psutil.Process(p))) for p in w.pids if _running(p)]
+    assert log.exists()
