@@ -103,7 +103,7 @@ class AgentVerse:
 
     async def plan(self, st: State) -> RoundPlan:
         """Fixed resources; the direction is the evaluator's last advice."""
-        return RoundPlan(self.agents, None, st.advice or None, EVALUATOR)
+        return RoundPlan(self.agents, None, st.advice or None, EVALUATOR, st.evaluation_call)
 
     def evaluator_ends(self, st: State, evaluation: Evaluation) -> bool:
         if evaluation.correct and self.settings.end_on_correct:

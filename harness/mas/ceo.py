@@ -68,7 +68,7 @@ async def decide(st: State, system: CEOSystem) -> RoundPlan:
     )
     asked = await ep.ask(Who(CEO, st.round, "decide"), messages, kit.limit(CEO, None), parse_ceo)
     said = asked.value or asked.partial or CEODecision()
-    plan, notes = _clamp(said, st, system)
+    plan, notes = _clamp(said, st, system, asked.record.seq)
     if said.stop:
         if system.settings.stop_on == EVALUATOR:
             notes.append("stop ignored (mas.stop_on=evaluator)")
@@ -99,7 +99,9 @@ async def decide(st: State, system: CEOSystem) -> RoundPlan:
     return plan
 
 
-def _clamp(said: CEODecision, st: State, system: CEOSystem) -> tuple[RoundPlan, list[str]]:
+def _clamp(
+    said: CEODecision, st: State, system: CEOSystem, call: int
+) -> tuple[RoundPlan, list[str]]:
     """The plan the CEO's (possibly partial) decision allows, and a note per adjustment.
     Missing fields keep last round's value (the first round: the upper bounds)."""
     notes: list[str] = []
@@ -119,9 +121,9 @@ def _clamp(said: CEODecision, st: State, system: CEOSystem) -> tuple[RoundPlan, 
         budget = min(menu, key=lambda b: (abs(b - said.max_tokens), b))
         if budget != said.max_tokens:
             notes.append(f"maximum tokens {said.max_tokens} set to menu entry {budget}")
-    direction, sender = said.direction, CEO
+    direction, sender, source = said.direction, CEO, call
     if not direction:
-        direction, sender = st.advice or None, EVALUATOR
+        direction, sender, source = st.advice or None, EVALUATOR, st.evaluation_call
         notes.append("direction missing: used the evaluator's advice")
     if said.stop is None:
         notes.append("decision missing: continue")
@@ -130,6 +132,7 @@ def _clamp(said: CEODecision, st: State, system: CEOSystem) -> tuple[RoundPlan, 
         budget=budget,
         direction=direction,
         sender=sender,
+        source=source,
         budget_roles=tuple(system.settings.ceo.budget_roles),
     )
     return plan, notes

@@ -49,6 +49,7 @@ class RoundPlan:
     budget: int | None  # the CEO's per-agent budget (for mas.ceo.budget_roles); None: no CEO
     direction: str | None  # what this round should focus on (None: nothing yet)
     sender: str  # who gave the direction: ceo | evaluator
+    source: int | None  # seq of the call the direction came from
     stop: bool = False  # end the episode before this round
     budget_roles: tuple[str, ...] = ()
 
@@ -205,7 +206,7 @@ async def direct(st: State) -> None:
     ]
     plan = st.plan
     if plan is not None and plan.direction:
-        st.broadcast(kit.name(plan.sender), plan.direction, None)
+        st.broadcast(kit.name(plan.sender), plan.direction, plan.source)
 
 
 # -- discuss: propose, then review ⇄ revise ----------------------------------------------------
