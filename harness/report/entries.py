@@ -100,7 +100,7 @@ def _pooled(group: list[Point]) -> Entry:
     if len(group) == 1:
         return _single(group[0])
     first = group[0]
-    seeds = sorted((p.knobs.get("seed") for p in group), key=_sort_key)
+    seeds = sorted((p.knobs.get("seed") for p in group), key=sort_key)
     rows = [r for p in group for r in (p.rows or [])]
     acc = stats.accuracy(rows) if rows else {}
     statuses = {p.status for p in group}
@@ -138,7 +138,7 @@ def _variant(p: Point) -> str:
 
 
 def _order(e: Entry) -> tuple:
-    return (e.benchmark, e.model, e.mas, e.variant, [str(v) for v in e.setting.values()])
+    return (e.benchmark, e.model, e.mas, e.variant, [sort_key(v) for v in e.setting.values()])
 
 
 @dataclass
@@ -192,7 +192,7 @@ def layout(entries: list[Entry]) -> list[Table]:
     # An entry that does not use a knob (mas=single and `agents`) joins every table that
     # agrees on the knobs it does use; a setting contained in a fuller one gets no own table.
     full = [a for a in assignments if not any(a != b and _within(a, b) for b in assignments)]
-    full.sort(key=lambda a: [(_sort_key(a.get(k))) for k in varying])
+    full.sort(key=lambda a: [(sort_key(a.get(k))) for k in varying])
     tables = []
     benchmarks = sorted({e.benchmark for e in entries})
     fixed = fixed_knobs(entries, varying)
@@ -223,5 +223,5 @@ def _within(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return all(k in b and str(b[k]) == str(v) for k, v in a.items())
 
 
-def _sort_key(v: Any) -> tuple:
+def sort_key(v: Any) -> tuple:
     return (0, float(v), "") if isinstance(v, int | float) else (1, 0.0, str(v))

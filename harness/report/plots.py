@@ -8,6 +8,7 @@ directly, so no global backend is switched (the report may run inside a notebook
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator
 
-from harness.report.entries import Entry, varying_knobs
+from harness.report.entries import Entry, sort_key, varying_knobs
 from harness.report.points import Point
 
 SCALING_KNOBS = {
@@ -57,12 +58,16 @@ def _accuracy_axis(ax: Any, ys: list[float]) -> None:
 def _figure(n_panels: int) -> tuple[Figure, list[Any]]:
     cols = min(n_panels, 3)
     rows = (n_panels + cols - 1) // cols
-    fig = Figure(figsize=(5.2 * cols, 4.2 * rows + 0.6), dpi=120, layout="constrained")
+    fig = Figure(figsize=(max(6.4, 5.2 * cols), 4.2 * rows + 0.8), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n_panels:]:
         ax.set_visible(False)
     return fig, axes[:n_panels]
+
+
+def _line_order(e: Entry) -> tuple:
+    return (e.model, e.mas, e.variant, [sort_key(v) for v in e.setting.values()])
 
 
 def _line_label(e: Entry, knob: str, varying: list[str]) -> str:
@@ -89,17 +94,14 @@ def scaling_plots(entries: list[Entry], out_dir: Path, note: str | None = None) 
             for e in done:
                 if e.benchmark == bench:
                     lines[_line_label(e, knob, varying)].append(e)
-            for label, pts in sorted(lines.items()):
+            for label, pts in sorted(lines.items(), key=lambda kv: _line_order(kv[1][0])):
                 pts.sort(key=lambda e: float(e.setting[knob]))
                 xs = [float(e.setting[knob]) for e in pts]
                 ys = [100 * e.accuracy for e in pts]  # type: ignore[operator]
                 err = [100 * (e.stderr or 0.0) for e in pts]
                 ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
-                for x, y, e in zip(xs, ys, pts, strict=True):
-                    ax.annotate(
-                        f"n={e.n}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7
-                    )
             here = [e for e in done if e.benchmark == bench]
+            same_n = _label_n(ax, [(float(e.setting[knob]), 100 * e.accuracy, e.n) for e in here])  # type: ignore[operator]
             ticks = sorted({float(e.setting[knob]) for e in here})
             if knob == "tokens":
                 ax.set_xscale("log", base=2)
@@ -107,7 +109,7 @@ def scaling_plots(entries: list[Entry], out_dir: Path, note: str | None = None) 
                 ax.minorticks_off()
             else:
                 ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-            ax.set_title(f"{bench}: accuracy vs {knob}")
+            ax.set_title(f"{bench}: accuracy vs {knob}{same_n}")
             ax.set_xlabel(xlabel)
             _accuracy_axis(ax, [100 * e.accuracy for e in here])  # type: ignore[operator]
             ax.grid(alpha=0.3)
@@ -156,11 +158,7 @@ def cost_plot(
                 capsize=3,
                 label=f"{model} · {mas}",
             )
-        for p in here:
-            ax.annotate(
-                f"n={p.n}", (getattr(p, key), 100 * p.accuracy),  # type: ignore[operator]
-                textcoords="offset points", xytext=(4, 4), fontsize=7,
-            )  # fmt: skip
+        same_n = _label_n(ax, [(getattr(p, key), 100 * p.accuracy, p.n) for p in here])  # type: ignore[operator]
         front = pareto_front([(getattr(p, key), 100 * p.accuracy) for p in here])  # type: ignore[operator]
         front.append((max(getattr(p, key) for p in here), front[-1][1]))  # flat to the last cost
         ax.step(
@@ -168,7 +166,9 @@ def cost_plot(
             color="black", alpha=0.6, label="Pareto front (best at ≤ cost)",
         )  # fmt: skip
         _log2_axis(ax)
-        ax.set_title(f"{bench}: accuracy at equal cost ({len(here)} points)")
+        ax.set_title(
+            f"{bench}: accuracy at equal cost ({len(here)} points{same_n.replace(' (', ', ').rstrip(')')})"
+        )
         ax.set_xlabel(xlabel)
         _accuracy_axis(ax, [100 * p.accuracy for p in here])  # type: ignore[operator]
         ax.grid(alpha=0.3)
@@ -182,10 +182,23 @@ def cost_plot(
     return [path]
 
 
+def _label_n(ax: Any, points: list[tuple[float, float, int]]) -> str:
+    """Say n: once in the title when every point has the same n (`` (n=500 each)``), else
+    next to each point."""
+    ns = {n for _, _, n in points}
+    if len(ns) == 1:
+        return f" (n={ns.pop()} each)"
+    for x, y, n in points:
+        ax.annotate(f"n={n}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    return ""
+
+
 def _suptitle(fig: Figure, title: str, note: str | None, left_out: int) -> None:
+    width = max(60, int(fig.get_figwidth() * 11))  # characters that fit at this font size
     lines = [title]
     if note:
         lines.append(note)
     if left_out:
         lines.append(f"{left_out} incomplete or failed point(s) left out (see leaderboard.md)")
-    fig.suptitle("\n".join(lines), fontsize=10)
+    text = "\n".join(textwrap.fill(line, width) for line in lines)
+    fig.suptitle(text, fontsize=10)

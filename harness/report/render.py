@@ -53,7 +53,8 @@ def _best(table: Table, bench: str) -> float | None:
         for (_, b), e in table.cells.items()
         if b == bench and e.status == "complete" and e.accuracy is not None
     ]
-    return max(accs) if len(accs) >= 2 else None
+    # Nothing to mark with one entry, or when every entry ties (all 0% on a random model).
+    return max(accs) if len(set(accs)) >= 2 else None
 
 
 def accuracy_cell(
@@ -332,7 +333,15 @@ def dataframe(entries: list[Entry]) -> pd.DataFrame:
         rec["sources"] = " ".join(p.source for p in e.points)
         rec["errors"] = " | ".join(e.errors)
         records.append(rec)
-    return pd.DataFrame.from_records(records)
+    df = pd.DataFrame.from_records(records)
+    counts = ["agents", "tokens", "turns", "critic_rounds", "repeats", "n", "n_expected"]
+    counts += ["no_answer", *(f"tokens_{r}" for r in roles)]
+    for col in counts:  # integers stay integers next to missing values (mas=single's agents)
+        try:
+            df[col] = df[col].astype("Int64")
+        except (TypeError, ValueError):
+            pass  # a non-numeric value (a failed point's bad override): kept as given
+    return df
 
 
 def write_all(entries: list[Entry], out_dir: Path, note: str | None = None) -> list[Path]:
