@@ -137,7 +137,10 @@ def cost_plot(
     """``accuracy_vs_cost.png``: one marker per sweep point, the Pareto front dashed."""
     key, xlabel = COST[cost]
     complete = [p for p in points if p.status == "complete" and p.accuracy is not None]
-    done = [p for p in complete if (getattr(p, key) or 0) > 0]  # a log axis needs a cost
+    done = [p for p in complete if getattr(p, key) is not None]
+    log_axis = all(getattr(p, key) > 0 for p in done)  # engines that count no tokens: linear
+    if not log_axis:
+        xlabel = xlabel.replace(", log₂ scale", "")
     benchmarks = sorted({p.benchmark for p in done})
     if not benchmarks:
         return []
@@ -165,7 +168,8 @@ def cost_plot(
             [x for x, _ in front], [y for _, y in front], where="post", linestyle="--",
             color="black", alpha=0.6, label="Pareto front (best at ≤ cost)",
         )  # fmt: skip
-        _log2_axis(ax)
+        if log_axis:
+            _log2_axis(ax)
         ax.set_title(
             f"{bench}: accuracy at equal cost ({len(here)} points{same_n.replace(' (', ', ').rstrip(')')})"
         )

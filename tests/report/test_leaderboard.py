@@ -226,3 +226,12 @@ def test_publish_logs_tables_and_plots_to_an_offline_wandb_run(tmp_path):
     assert {"leaderboard", "plots/scaling_tokens", "plots/accuracy_vs_cost"} <= logged
     (art,) = [a for a in view["artifacts"] if a["type"] == "report"]
     assert {"leaderboard.md", "leaderboard.tex", "leaderboard.csv"} <= set(art["files"])
+
+
+def test_a_run_without_token_counts_still_gets_its_cost_plot(tmp_path):
+    """model=oracle counts no tokens: the cost axis turns linear instead of dropping the point."""
+    run_dir = write_run(tmp_path, model="oracle", correct=[True, True])
+    s = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**s, "tokens_per_problem": 0.0}))
+    out = report(str(tmp_path))
+    assert (out / "accuracy_vs_cost.png").exists()
