@@ -28,6 +28,8 @@ VOLATILE = (
     "tracking",
     "launcher",
     "scoring.workers",
+    "scoring.reference_times",  # a cache path (HARNESS_CACHE): differs between machines
+    "scoring.start_timeout_s",
     "sandbox.workers",
     "model.max_concurrency",
     "model.max_batch",

@@ -196,6 +196,12 @@ async def _run(
             "%d problems could not be graded: the sandbox failed (see score_details)",
             summary["sandbox_errors"],
         )
+    if summary.get("scoring_errors"):
+        log.warning(
+            "%d answers could not be checked: the scoring pool failed or timed out (see "
+            "score_details)",
+            summary["scoring_errors"],
+        )
     return summary
 
 
