@@ -156,6 +156,13 @@ def run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
     if s.train.save_strategy not in ("epoch", "steps"):
         raise ConfigError(f"train.save_strategy={s.train.save_strategy!r} must be epoch or steps")
     t0 = time.time()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        # accelerate (1.15) picks no process-group backend for DeepSpeed without an accelerator,
+        # so every rank would believe it is alone; DeepSpeed then rejects the batch sizes.
+        raise ConfigError(
+            "several processes without a GPU: accelerate runs DeepSpeed multi-process only on "
+            "GPUs; on CPU launch one process (python -m training …)"
+        )
     single_process_env()
     report_to = tracking_env(s.tracking, run_dir, s.run_name)
 
