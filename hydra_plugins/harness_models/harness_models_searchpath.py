@@ -25,7 +25,23 @@ def registry_dir() -> Path:
     return Path(cache) / "registry"
 
 
+def _has_model_group(search_path: ConfigSearchPath) -> bool:
+    for element in search_path.get_path():
+        path = element.path or ""
+        if path.startswith("file://"):
+            path = path[len("file://") :]
+        elif "://" in path:  # pkg://, structured://
+            continue
+        if path and (Path(path) / "model").is_dir():
+            return True
+    return False
+
+
 class HarnessModelsSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        # Only apps with a `model` config group of their own (the harness): `python -m training`
+        # configures its model otherwise and must not be offered registered ones.
+        if not _has_model_group(search_path):
+            return
         # Appended, so a project config of the same name always wins over a registered one.
         search_path.append(provider="harness-models", path=f"file://{registry_dir()}")
