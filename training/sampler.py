@@ -14,10 +14,11 @@ sequence cut into *steps* of that size, in which:
 
 - every group (question) that fits in a step lies whole inside one step, in its order;
 - a group larger than a step fills whole steps in order, its remainder starts the next step;
-- free slots left in a step are filled with ``filler`` — an index whose sample carries no
-  loss (see ``training.collate``), so the gradient is exactly that of the real samples;
-- groups are shuffled between epochs by ``seed + epoch``; placement is first-fit in that
-  shuffled order, so a step may hold several small groups, one after another, never mixed.
+- free slots left in a step are filled with ``filler`` — an index whose sample has no
+  trained token (``training.dataset.TokenDataset``); the Trainer normalises the loss by the
+  trained tokens of the whole step, so the gradient is exactly that of the real samples;
+- groups are shuffled between epochs by ``seed`` and the epoch, identically on every rank;
+  a step may hold several small groups, one after another, never mixed (see ``plan_steps``).
 """
 
 from __future__ import annotations
