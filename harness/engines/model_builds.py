@@ -41,7 +41,13 @@ def build_tiny(out: Path, seed: int = 0) -> Path:
 
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(_CORPUS * 4, vocab_size=512, min_frequency=1, special_tokens=specials)
+    bpe.train_from_iterator(
+        _CORPUS * 4,
+        vocab_size=512,
+        min_frequency=1,
+        special_tokens=specials,
+        show_progress=False,
+    )
     tok = PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         bos_token=None,

@@ -177,9 +177,9 @@ def _running(pid: int) -> bool:
 class Watch:
     """Starts the CLI and keeps the pids of everything it starts, to check none outlives it."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], command: tuple[str, ...] = ("-m", "harness")) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "harness", *args],
+            [sys.executable, *command, *args],
             cwd=ROOT,
             env=cli_env(),
             stdout=subprocess.PIPE,
@@ -265,3 +265,36 @@ def test_sigterm_mid_generation_leaves_no_process(tmp_path, data_dir):
     assert code != 0
     assert not w.left_running(), [(p, _cmd(psutil.Process(p))) for p in w.pids if _running(p)]
     assert log.exists()
+
+
+SCRIPT = """
+import asyncio, sys
+from harness.engines.base import Request, SamplingParams
+from harness.engines.vllm_engine import VllmEngine
+from harness.settings import compose
+
+async def main():
+    engine = VllmEngine(compose(sys.argv[1:]).model)
+    await engine.start()
+    print("generating", flush=True)
+    reqs = [Request([{"role": "user", "content": f"q{i}"}], SamplingParams(400)) for i in range(64)]
+    while True:
+        await asyncio.gather(*(engine.generate(r) for r in reqs))
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_sigterm_to_a_script_using_the_engine_leaves_no_process():
+    # No CLI here: the engine's own SIGTERM hook (processes.py) ends vLLM's processes.
+    w = Watch(MODEL, command=("-c", SCRIPT))
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and "generating" not in w.output:
+        assert w.proc.poll() is None, w.output[-3000:]
+        time.sleep(0.5)
+    time.sleep(3)
+    assert w.proc.poll() is None and any(_running(p) for p in w.pids)
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.wait(timeout=120) == -signal.SIGTERM
+    assert not w.left_running(), [(p, _cmd(psutil.Process(p))) for p in w.pids if _running(p)]
