@@ -34,7 +34,8 @@ def calls_per_episode(cfg: DictConfig, knobs: Knobs, domain: str) -> tuple[int, 
     evaluator's or the CEO's Stop)."""
     mas = cfg.mas
     name = str(mas.name)
-    retries = 1 + int(mas.get("parse_retries") or 0)
+    reasoning = cfg.get("reasoning") or {}
+    retries = 1 + int(mas.get("parse_retries") or 0) + int(reasoning.get("think_retries") or 0)
     if name == "single":
         return 1, knobs.tokens
     role_tokens = {str(k): v for k, v in (mas.get("role_tokens") or {}).items()}
@@ -45,11 +46,14 @@ def calls_per_episode(cfg: DictConfig, knobs: Knobs, domain: str) -> tuple[int, 
         return min(parse_tokens(value), knobs.tokens) if value not in (None, "") else knobs.tokens
 
     solver = knobs.tokens  # the CEO's budget is a menu entry no larger than `tokens`
-    critics = knobs.agents - 1
+    ceo = mas.get("ceo") if name == "ceo" else None
+    # the CEO recruits up to mas.ceo.max_agents (the paper presets let it exceed `agents`)
+    critics = (int(ceo.get("max_agents")) if ceo else knobs.agents) - 1
+    budgeted = ceo is not None and "critic" in (ceo.get("budget_roles") or [])
     per_round = [
         (1, budget("recruiter")),
         (1, solver),
-        (knobs.critic_rounds * critics, budget("critic") if "critic" in role_tokens else solver),
+        (knobs.critic_rounds * critics, solver if budgeted else budget("critic")),
         (knobs.critic_rounds, solver),  # revisions
         (1, budget("evaluator")),
     ]
