@@ -94,7 +94,47 @@ async def run_async(
     ``process_started``: the ``time.time()`` at which the process started, so the summary can
     tell start-up cost (imports, config, data, model loading) apart from generation."""
     with run_log(run_dir):
-        return await _run(cfg, Path(run_dir), Session(), process_started)
+        session = Session()
+        try:
+            return await _run(cfg, Path(run_dir), session, process_started)
+        except HarnessError as exc:
+            log.error("%s", exc)
+            _record_early_failure(cfg, Path(run_dir), session, exc)
+            raise
+
+
+def _record_early_failure(cfg: DictConfig, run_dir: Path, session: Session, exc: Exception) -> None:
+    """A point that failed before its run store existed (a missing data file, a bad knob) still
+    leaves a summary.json saying why, so a sweep's report shows it as failed, not absent. A
+    directory that holds another run's results is left alone."""
+    store = RunStore(run_dir)
+    if store.summary_path.exists() or store.results_path.exists():
+        return
+    summary: dict[str, Any] = {}
+    for key in ("agents", "tokens", "turns", "critic_rounds", "repeats", "seed", "limit"):
+        try:
+            summary[key] = cfg.get(key)
+        except Exception:  # noqa: BLE001 - a bad interpolation is part of what failed
+            summary[key] = None
+    for group in ("benchmark", "model", "mas"):
+        try:
+            summary[group] = str(cfg[group]["name"])
+        except Exception:  # noqa: BLE001
+            summary[group] = None
+    summary.update(
+        {
+            "n": 0,
+            "n_expected": None,
+            "accuracy": None,
+            "stderr": None,
+            "complete": False,
+            "error": str(exc),
+            "sessions": [session.record(time.perf_counter() - session.t0, "failed")],
+            "git": git_info(),
+            "versions": versions(),
+        }
+    )
+    store.write_summary(summary)
 
 
 async def _run(
@@ -182,7 +222,9 @@ async def _run(
             error=error,
         )
         store.write_summary(summary)
-        tracker.finish(summary)
+        # W&B's finish takes seconds (uploads, artifacts): off the loop, which other
+        # sweep points may be sharing.
+        await asyncio.to_thread(tracker.finish, summary)
         if outcome == "interrupted":
             log.warning(
                 "interrupted: %d of %d problems are saved in %s; run the same command again "

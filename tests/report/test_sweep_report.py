@@ -189,11 +189,6 @@ def test_a_crashed_and_a_killed_point_show_as_incomplete(tmp_path, data_dir):
     assert f"(n={n_done}/40)†" in md and "failed‡" in md
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the runner writes no summary.json (and logs nothing in the run dir) for a point "
-    "that fails before its run store exists, so the report cannot say why it failed",
-)
 def test_a_failed_points_own_error_is_in_the_leaderboard(tmp_path, data_dir):
     sweep = tmp_path / "sweep"
     r = run_cli(
