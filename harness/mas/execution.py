@@ -1,38 +1,17 @@
-"""The executor step of code tasks: turn a solution and agent-written tests into one program for
-the sandbox, and its result into a report for the evaluator.
+"""The executor step of code tasks: turn agent-written tests into the test part of a sandbox
+run (the sandbox's grading mode: the solution runs first, then the tests, and a pass needs proof
+that the tests ran to their end), and the result into a report for the evaluator.
 
 Tests run one top-level statement at a time, so the evaluator hears about every failing
-assertion instead of only the first one.
+assertion instead of only the first one. A solution that ends its own process (``sys.exit(0)``)
+before the tests ran is reported as such, never as passing.
 """
 
 from __future__ import annotations
 
 import ast
+import textwrap
 from typing import Any
-
-_RUNNER = """
-
-# ---- tests written by the executor agent (each statement runs on its own) ----
-def _mas_run_agent_tests(tests):
-    import sys
-
-    failed = total = setup_errors = 0
-    for src, is_check in tests:
-        total += is_check
-        try:
-            exec(compile(src, "<agent tests>", "exec"), globals())
-        except (Exception, SystemExit) as exc:
-            head = " ".join(src.split())[:300]
-            label = "FAILED" if is_check else "SETUP ERROR"
-            failed += is_check
-            setup_errors += not is_check
-            print(f"{{label}}: {{head}}\\n  -> {{type(exc).__name__}}: {{str(exc)[:300]}}")
-    print(f"{{total - failed}}/{{total}} tests passed")
-    sys.exit(1 if failed or setup_errors else 0)
-
-
-_mas_run_agent_tests({tests!r})
-"""
 
 _SETUP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
@@ -72,13 +51,42 @@ def split_statements(tests: str) -> list[tuple[str, bool]]:
     return out
 
 
-def build_test_program(solution: str, tests: str) -> str:
-    """The solution followed by a runner for ``tests`` (which must parse; see parse_tests)."""
+def build_test_runner(tests: str) -> str:
+    """The test part of a sandbox run for agent-written ``tests`` (which must parse; see
+    parse_tests): every statement runs in its own ``try``, each failure is printed, and the
+    part returns normally only when all passed.
+
+    The statements stay real code (not strings run by ``exec``), so the sandbox's grading mode
+    sees and rewrites their assertions like any test's."""
     statements = split_statements(tests) if tests.strip() else []
     if not statements:
         # no usable tests: still worth knowing whether the solution imports and defines cleanly
-        return solution.rstrip() + "\n\nprint('solution loaded; no tests were run')\n"
-    return solution.rstrip() + "\n" + _RUNNER.format(tests=statements)
+        return "print('solution loaded; no tests were run')\n"
+    out = ["__mas_counts = [0, 0, 0]  # checks run, checks failed, set-up errors"]
+    for src, is_check in statements:
+        body = textwrap.indent(ast.unparse(ast.parse(src)), "    ")
+        head = " ".join(src.split())[:300]
+        label = "FAILED" if is_check else "SETUP ERROR"
+        out.append(
+            f"__mas_counts[0] += {int(is_check)}\n"
+            f"try:\n{body}\n"
+            "except (Exception, SystemExit) as __mas_exc:\n"
+            f"    __mas_counts[{1 if is_check else 2}] += 1\n"
+            f"    print({label + ': ' + head!r}, '\\n  ->', type(__mas_exc).__name__ + ':',"
+            " str(__mas_exc)[:300])"
+        )
+    out.append(
+        "print(f'{__mas_counts[0] - __mas_counts[1]}/{__mas_counts[0]} tests passed')\n"
+        "if __mas_counts[1] or __mas_counts[2]:\n"
+        "    raise SystemExit(1)"
+    )
+    return "\n".join(out) + "\n"
+
+
+def build_test_program(solution: str, tests: str) -> str:
+    """Solution and test runner as one plain program (for reading and for running outside the
+    sandbox); the executor runs the two parts through the sandbox's grading mode."""
+    return solution.rstrip() + "\n\n" + build_test_runner(tests)
 
 
 def exec_report(result: Any, limit: int = 2000) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.mas.base import Asked, CallRecord, Episode, Who
-from harness.mas.execution import build_test_program, exec_report
+from harness.mas.execution import build_test_program, build_test_runner, exec_report
 from harness.mas.memory import Memory, Message
 from harness.mas.parsing import (
     CRITIC,
@@ -374,7 +374,9 @@ async def execute(st: State) -> str:
         st.tests = await write_tests(st)
     program = build_test_program(code, st.tests.code)
     try:
-        result = await kit.sandbox_factory().run(program, timeout_s=kit.settings.exec_timeout_s)
+        result = await kit.sandbox_factory().run(
+            code, tests=build_test_runner(st.tests.code), timeout_s=kit.settings.exec_timeout_s
+        )
     except Exception as exc:  # the sandbox failing must not end the episode
         ep.event("sandbox_error", round=st.round, call=None, error=f"{type(exc).__name__}: {exc}")
         return f"The tests could not be run ({type(exc).__name__}: {exc})."

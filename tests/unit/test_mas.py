@@ -87,8 +87,10 @@ class FakeSandbox:
         self.verdict = verdict
         self.programs: list[str] = []
 
-    async def run(self, program: str, timeout_s: float | None = None) -> FakeResult:
-        self.programs.append(program)
+    async def run(
+        self, program: str, tests: str | None = None, timeout_s: float | None = None
+    ) -> FakeResult:
+        self.programs.append(program.rstrip() + "\n\n" + (tests or ""))
         return FakeResult(self.verdict, stdout="3/3 tests passed")
 
 
@@ -392,7 +394,7 @@ def test_executor_runs_in_sandbox_for_code_only() -> None:
 
 def test_sandbox_failure_is_recorded() -> None:
     class Exploding:
-        async def run(self, program: str, timeout_s: float | None = None) -> Any:
+        async def run(self, program: str, **_: Any) -> Any:
             raise OSError("bwrap missing")
 
     engine = ScriptedEngine({"solver": CODE.reference_response, "evaluator": RIGHT}, "code")
@@ -577,3 +579,28 @@ def test_build_from_shipped_configs(name: str) -> None:
     mas = make(name)
     result = run(mas, ScriptedEngine({"solver": "\\boxed{42}"}))
     assert result.response == "\\boxed{42}" and result.error is None
+
+
+def test_executor_reports_a_solution_that_exits_before_its_tests(data_dir) -> None:
+    """In the real sandbox: a solution that ends its process with status 0 before the executor's
+    tests ran is not reported to the evaluator as passing."""
+    from harness.sandbox import Sandbox
+    from harness.settings import compose
+
+    sandbox = Sandbox.from_config(compose().sandbox)
+    try:
+        quitter = "```python\nimport sys\n\ndef add(a, b):\n    return a - b\n\nsys.exit(0)\n```"
+        honest = "```python\ndef add(a, b):\n    return a + b\n```"
+        tests = "### Code:\n```python\nassert add(1, 2) == 3\n```"
+        verdicts = {}
+        for name, solution in (("quitter", quitter), ("honest", honest)):
+            engine = ScriptedEngine(
+                {"solver": solution, "executor": tests, "evaluator": RIGHT}, "code"
+            )
+            result = run(make(turns=1, sandbox=sandbox), engine, CODE)
+            verdicts[name] = events(result, "execution")[0]
+        assert verdicts["honest"]["passed"] is True
+        assert verdicts["quitter"]["passed"] is False
+        assert "verdict: passed" not in verdicts["quitter"]["output"]
+    finally:
+        sandbox.close()
