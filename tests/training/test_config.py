@@ -67,7 +67,9 @@ def test_attention_and_bf16_choices_on_cpu():
 def test_deepspeed_launcher_local_rank_is_taken_off_argv(monkeypatch):
     from training.__main__ import _take_launcher_args
 
-    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    # set then delete: monkeypatch then removes what the function sets when the test ends
+    monkeypatch.setenv("LOCAL_RANK", "x")
+    monkeypatch.delenv("LOCAL_RANK")
     monkeypatch.setenv("WORLD_SIZE", "1")
     monkeypatch.setattr(sys, "argv", ["training", "--local_rank=3", "+experiment=sft_smoke"])
     _take_launcher_args()
