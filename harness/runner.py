@@ -29,21 +29,19 @@ from harness.engines import build_engine
 from harness.engines.base import EngineUnavailable, FatalEngineError
 from harness.errors import HarnessError
 from harness.identity import config_hash, digest, resolved_without_identity, run_id
-from harness.knobs import Knobs, RunOptions
 from harness.mas import build_mas
 from harness.mas.base import Episode
 from harness.problem import Problem, Score
 from harness.progress import Progress
 from harness.provenance import git_info, now_iso, versions
+from harness.run_settings import RunSettings
 from harness.runlog import run_log
 from harness.scoring.context import ScoringContext
 from harness.scoring.judge import Judge
-from harness.settings import from_node
 from harness.store import RunStore
 from harness.summary import summarize
-from harness.tracking import build_tracker
+from harness.tracking import Tracker, build_tracker
 from harness.transcript import SCHEMA
-from tasks import get_task
 
 log = logging.getLogger("harness")
 
@@ -140,10 +138,9 @@ def _record_early_failure(cfg: DictConfig, run_dir: Path, session: Session, exc:
 async def _run(
     cfg: DictConfig, run_dir: Path, session: Session, process_started: float | None
 ) -> dict[str, Any]:
-    knobs = Knobs.from_cfg(cfg)
-    opts = from_node(RunOptions, cfg.run, "run")
+    settings = RunSettings.from_cfg(cfg)  # everything validated before any loading
+    knobs, opts, task = settings.knobs, settings.run, settings.task
     plain = resolved_without_identity(cfg)
-    task = get_task(cfg.benchmark)
     loaded = task.load()
     # The data actually loaded, before `limit` (raising it must not look like other data).
     ident = {
@@ -159,7 +156,7 @@ async def _run(
     done = store.load_results()
     keys = [(p.id, r) for p in problems for r in range(knobs.repeats)]
     todo = [(p, r) for p in problems for r in range(knobs.repeats) if (p.id, r) not in done]
-    label = f"{cfg.model.name}/{cfg.mas.name}/{cfg.benchmark.name}"
+    label = f"{settings.model.name}/{settings.mas.name}/{task.name}"
     log.info(
         "%s: %d problems × %d repeats, %d already done, %d to run (%s)",
         label,
@@ -169,7 +166,7 @@ async def _run(
         len(todo),
         store.dir,
     )
-    tracker = build_tracker(cfg.get("tracking"))
+    tracker = build_tracker(settings.tracking)
     tracker.start(
         store.dir,
         plain,
@@ -188,9 +185,8 @@ async def _run(
     try:
         if todo:
             await _run_pending(
-                cfg, knobs, opts, task, problems, todo, done, store, label, tracker, session,
-                process_started,
-            )  # fmt: skip
+                settings, problems, todo, done, store, label, tracker, session, process_started
+            )
     except (asyncio.CancelledError, KeyboardInterrupt):
         outcome, error = "interrupted", "interrupted"
         raise
@@ -248,22 +244,31 @@ async def _run(
 
 
 async def _run_pending(
-    cfg, knobs, opts, task, problems, todo, done, store, label, tracker, session, process_started
+    settings: RunSettings,
+    problems: list[Problem],
+    todo: list[tuple[Problem, int]],
+    done: dict[tuple[str, int], dict[str, Any]],
+    store: RunStore,
+    label: str,
+    tracker: Tracker,
+    session: Session,
+    process_started: float | None,
 ) -> None:
+    knobs, opts, task = settings.knobs, settings.run, settings.task
     cache = opts.response_cache_path if opts.response_cache else None
-    engine = build_engine(cfg.model, problems, cache_path=cache, pose=task.problem_for_repeat)
-    ctx = ScoringContext(cfg.scoring, sandbox_cfg=cfg.get("sandbox"))
+    engine = build_engine(settings.model, problems, cache_path=cache, pose=task.problem_for_repeat)
+    ctx = ScoringContext(settings.scoring, sandbox_cfg=settings.sandbox)
     mas = build_mas(
-        cfg.mas,
-        cfg.prompts,
+        settings.mas,
+        settings.prompts,
         agents=knobs.agents,
         tokens=knobs.tokens,
         turns=knobs.turns,
         critic_rounds=knobs.critic_rounds,
         sandbox_factory=ctx.sandbox,
     )
-    judge = Judge.from_config(cfg.scoring, problems)
-    max_conc = int(cfg.model.get("max_concurrency") or 1)
+    judge = Judge.from_config(settings.scoring, problems)
+    max_conc = settings.model.max_concurrency
     # An engine that fails on every call would otherwise fill the store with "wrong" answers.
     breaker = opts.max_failed_problems or max(8, 2 * max_conc)
     failing = {"streak": 0}
@@ -295,7 +300,7 @@ async def _run_pending(
                 posed = task.problem_for_repeat(problem, repeat)
                 try:
                     row, transcript = await _episode(
-                        cfg, knobs, task, mas, engine, ctx, posed, repeat, judge
+                        settings, mas, engine, ctx, posed, repeat, judge
                     )
                 except EngineUnavailable as exc:
                     # Not recorded: an engine that is down is not a wrong answer; a rerun
@@ -365,7 +370,16 @@ def _first(group: BaseExceptionGroup) -> BaseException:
     return flat[0]
 
 
-async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat, judge=None):
+async def _episode(
+    settings: RunSettings,
+    mas: Any,
+    engine: Any,
+    ctx: ScoringContext,
+    problem: Problem,
+    repeat: int,
+    judge: Judge | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    knobs, task = settings.knobs, settings.task
     t0 = time.perf_counter()
     started_at = now_iso()
     attempt = uuid.uuid4().hex[:16]
@@ -376,7 +390,7 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat, judge=No
         seed=knobs.seed,
         temperature=knobs.temperature,
         top_p=knobs.top_p,
-        reasoning=cfg.get("reasoning"),
+        reasoning=settings.reasoning,
     )
     try:
         result = await mas.solve(ep)
@@ -426,7 +440,7 @@ async def _episode(cfg, knobs, task, mas, engine, ctx, problem, repeat, judge=No
         "id": problem.id,
         "repeat": repeat,
         "attempt": attempt,
-        "mas": cfg.mas.name,
+        "mas": settings.mas.name,
         "started_at": started_at,
         "prompt": problem.prompt,
         "response": result.response,
