@@ -82,17 +82,17 @@ def open_report(context: Any, path: str | Path, timeout_ms: float = 30_000) -> A
     return page
 
 
-def screenshot(report: str | Path, png: str | Path, open_row: int = 0) -> Path:
-    """A PNG of the report with one problem opened (its first round in view)."""
+def screenshot(report: str | Path, png: str | Path, open_row: int = 0, height: int = 1500) -> Path:
+    """A PNG of the top of the report (header, table) with one problem opened below."""
     out = Path(png)
     out.parent.mkdir(parents=True, exist_ok=True)
     with chromium() as context:
         page = open_report(context, report)
+        page.set_viewport_size({"width": 1400, "height": height})
         rows = page.locator("tr.row")
         if rows.count() > open_row:
             rows.nth(open_row).click()
             page.wait_for_selector("tr.detail[data-ready='1']")
-            # The table's head at the top: the opened episode's first calls below it.
-            page.evaluate("document.querySelector('.controls').scrollIntoView()")
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(out), full_page=False)
     return out

@@ -244,3 +244,28 @@ def test_real_tiny_model_run(chromium, tmp_path, data_dir):
     assert page.evaluate(PWNED)
     assert w.errors == []
     w.close()
+
+
+def test_code_run_shows_the_executor_tests_and_the_sandbox_run(chromium, tmp_path, data_dir):
+    """model=oracle on MBPP-S: the reference solution, the executor's tests run with it in the
+    sandbox. The run stands where it happened (after the tests), not inside the solver's call."""
+    out = tmp_path / "code"
+    proc = run_cli(
+        "model=oracle", "mas=ceo", "benchmark=mbpp_sanitized", "limit=1", f"hydra.run.dir={out}"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (result,) = read_jsonl(out / "results.jsonl")
+    assert main([str(out)]) == 0
+    w = Watched(chromium, out / "report.html")
+    detail = w.open(result["id"])
+    executor = detail.locator(".call[data-role='executor']")
+    assert executor.count() == 1
+    assert executor.locator(".event[data-kind='tests']").count() == 1
+    run = detail.locator("section.round > .event[data-kind='execution']")
+    assert run.count() == 1 and "passed" in run.inner_text()
+    order = detail.locator("section.round > *").evaluate_all(
+        "els => els.map(e => e.dataset.role || e.dataset.kind || '')"
+    )
+    assert order.index("executor") < order.index("execution") < order.index("evaluator")
+    assert w.errors == []
+    w.close()

@@ -116,6 +116,13 @@
     return add(el("span", "kv" + (cls ? " " + cls : "")), el("span", "k", label), el("span", "v", value));
   }
 
+  // Short one-line values inline; anything longer as a folded block of its own.
+  function labelled(label, value, cls) {
+    const text = asText(value);
+    if (text.length <= 160 && text.indexOf("\n") < 0) return kv(label, text, "line");
+    return add(el("div", "labelled"), el("div", "field-label", label), textBlock(text, cls));
+  }
+
   function budget(v) {
     return typeof v === "number" && v > 0 && v % 1024 === 0 ? v / 1024 + "k" : String(v);
   }
@@ -149,9 +156,10 @@
       add(box, el("span", "badge " + (ev.stop ? "stop" : "go"), plan));
       if (!ev.stop) add(box, kv("agents", ev.agents), kv("budget", budget(ev.budget)));
       if (ev.parsed === false) add(box, el("span", "badge warn", "unparsed: fallback plan"));
-      if (ev.direction) add(box, el("div", "field-label", "direction"), textBlock(ev.direction));
+      if (ev.direction) add(box, labelled("direction", ev.direction));
       if (ev.said && typeof ev.said === "object") {
-        const said = Object.keys(ev.said).map(function (k) { return k + " " + asText(ev.said[k]); });
+        const said = Object.keys(ev.said).map(function (k) { const v = ev.said[k];
+          return k + " " + (v === null || v === undefined || v === "" ? "—" : asText(v)); });
         add(box, el("div", "said", "the CEO said: " + said.join(" · ")));
       }
       for (const a of ev.adjustments || []) add(box, el("div", "adjust", "adjusted: " + asText(a)));
@@ -192,8 +200,8 @@
       const word = c === true || c === 1 ? "correct" : c === false || c === 0 ? "wrong" : "unclear";
       add(box, el("span", "badge " + (word === "correct" ? "agree" : word === "wrong" ? "disagree" : "warn"), word));
       if (ev.parsed === false) add(box, el("span", "badge warn", "unparsed"));
-      if (ev.advice) add(box, el("div", "field-label", "advice"), textBlock(ev.advice));
-      if (ev.recruiting) add(box, el("div", "field-label", "recruiting"), textBlock(ev.recruiting));
+      if (ev.advice) add(box, labelled("advice", ev.advice));
+      if (ev.recruiting) add(box, labelled("recruiting", ev.recruiting));
       return genericFields(ev, new Set(["correct", "parsed", "advice", "recruiting"]));
     },
     stop(ev, box) {
@@ -230,6 +238,10 @@
     if (c.reasoning_tokens) add(meta, " (" + fmtNum(c.reasoning_tokens) + " thinking)");
     if (c.max_tokens) add(meta, " / max " + fmtNum(c.max_tokens));
     if (typeof c.latency_s === "number") add(meta, " · " + c.latency_s.toFixed(2) + " s");
+    // When it ran within the episode: parallel critics overlap.
+    if (typeof c.start_s === "number" && typeof c.end_s === "number") {
+      add(meta, " · at " + c.start_s.toFixed(2) + "–" + c.end_s.toFixed(2) + " s");
+    }
     add(head, meta);
     if (c.finish_reason && c.finish_reason !== "stop") add(head, el("span", "badge warn", c.finish_reason));
     add(card, head);
@@ -265,30 +277,40 @@
     }
     const head = el("div", "ep-head");
     add(head, el("span", "badge " + (ep.correct ? "agree" : "disagree"), ep.correct ? "correct" : "wrong"));
-    add(head, kv("answer", ep.answer === null || ep.answer === undefined ? "(none)" : short(ep.answer, 300)));
-    add(head, kv("reference", ep.reference === null || ep.reference === undefined ? "(not recorded)" : short(ep.reference, 300)));
     if (ep.mas) add(head, kv("system", ep.mas));
     if (ep.attempt) add(head, kv("attempt", ep.attempt));
     add(box, head);
+    add(box, labelled("answer", ep.answer === null || ep.answer === undefined ? "(none)" : ep.answer, "code"));
+    add(box, labelled("reference", ep.reference === null || ep.reference === undefined ? "(not recorded)" : ep.reference, "code"));
     if (ep.reason) add(box, el("div", "reason", "why: " + asText(ep.reason)));
     if (ep.error) add(box, el("div", "error", "error: " + asText(ep.error)));
     if (ep.judge) add(box, add(el("div", "judge"), el("span", "k", "LLM judge"), genericFields(ep.judge)));
     add(box, el("h4", null, "Problem"), textBlock(ep.prompt, "prompt"));
 
-    // Events that name their call are shown inside it; the rest stand on their own.
+    // An event that names its call is shown inside it when nothing else happened in between
+    // (only calls of the same role, such as critics running in parallel); otherwise it stands
+    // where it happened (the sandbox run of the solver's code after the executor's tests).
     const items = ep.items || [];
-    const callSeqs = new Set(items.filter(function (x) { return x.type === "call" && x.seq !== undefined; }).map(function (x) { return x.seq; }));
+    const calls = items.filter(function (x) { return x.type === "call" && typeof x.seq === "number"; });
+    const roleOf = new Map(calls.map(function (c) { return [c.seq, c.role]; }));
+    function attachable(ev) {
+      if (typeof ev.call !== "number" || !roleOf.has(ev.call) || typeof ev.seq !== "number") return false;
+      const role = roleOf.get(ev.call);
+      return calls.every(function (c) { return c.seq <= ev.call || c.seq >= ev.seq || c.role === role; });
+    }
     const attached = new Map();
+    const inside = new Set();
     for (const x of items) {
-      if (x.type === "event" && x.call !== null && x.call !== undefined && callSeqs.has(x.call)) {
+      if (x.type === "event" && attachable(x)) {
         if (!attached.has(x.call)) attached.set(x.call, []);
         attached.get(x.call).push(x);
+        inside.add(x);
       }
     }
     // Grouped by round, in the order rounds first appear.
     const groups = new Map();
     for (const x of items) {
-      if (x.type === "event" && attached.has(x.call) && callSeqs.has(x.call)) continue;
+      if (inside.has(x)) continue;
       const r = x.round === undefined || x.round === null ? 0 : x.round;
       if (!groups.has(r)) groups.set(r, []);
       groups.get(r).push(x);
@@ -436,7 +458,7 @@
     for (const col of columns) {
       const raw = col.show ? col.show(r) : col.get(r);
       const text = col.num && !col.show ? fmtNum(raw, typeof raw === "number" ? col.digits : undefined) : asText(raw);
-      const td = el("td", (col.num ? "num " : "") + (col.cls ? col.cls(r) : ""), short(text, CELL_CHARS));
+      const td = el("td", (col.num && !col.show ? "num " : "") + (col.cls ? col.cls(r) : ""), short(text, CELL_CHARS));
       if (text.length > CELL_CHARS) td.title = text.slice(0, 4000);
       tr.appendChild(td);
     }
@@ -460,7 +482,7 @@
   let sortCol = -1;
   let sortDir = 1;
   columns.forEach(function (col, ci) {
-    const th = el("th", col.num ? "num" : null, col.label);
+    const th = el("th", col.num && !col.show ? "num" : null, col.label);
     th.tabIndex = 0;
     th.title = "sort";
     const go = function () {
