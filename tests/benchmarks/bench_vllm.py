@@ -5,7 +5,8 @@ ids and the same completion lengths (EOS ignored, fixed ``max_tokens``), in one 
     .venv-vllm/bin/python tests/benchmarks/bench_vllm.py [--model tiny] [--problems 64]
         [--tokens 128] [--sweep]
 
-Target: harness >= 0.9x offline on the tiny model here. On a GPU node, run it with the model
+Target: harness >= 0.9x offline on the tiny model here. Each side runs ``--repeats`` times and
+the best run counts: on a shared machine a single short run mostly measures the neighbours. On a GPU node, run it with the model
 you will evaluate (``--model m1-32b``) to check the node. ``--sweep`` also times a 4-point
 ``mas=ceo`` sweep with its points run one after another and concurrently (the harness
 launcher's ``hydra.launcher.concurrency``). Prints figures; asserts nothing about speed.
@@ -44,11 +45,13 @@ class Recorder:
         self.max_tokens: list[int] = []
         self.tokens = 0
         self.first: float | None = None
+        self.arrived = 0.0  # when the last request reached vLLM
         self.last = 0.0
-        real = engine.llm.generate
+        self.real = real = engine.llm.generate
 
         async def generate(prompt, params, **kw):
             self.first = self.first or time.perf_counter()
+            self.arrived = time.perf_counter()
             self.prompts.append(list(prompt["prompt_token_ids"]))
             self.max_tokens.append(params.max_tokens)
             async for out in real(prompt, params, **kw):
@@ -74,35 +77,39 @@ def ignore_eos(engine: VllmEngine) -> None:
     engine.sampling_params = patched
 
 
-async def harness_side(args, model_over: list[str], run_dir: str) -> tuple[Recorder, dict, float]:
-    cfg = compose(
-        [
-            *model_over,
-            "mas=single",
-            "benchmark=math500",
-            f"limit={args.problems}",
-            f"tokens={args.tokens}",
-            f"model.max_concurrency={args.concurrency}",
-            "run.progress=false",
-            "tracking.wandb.mode=disabled",
-        ]
-    )
-    engine = build_engine(cfg.model, [])
+async def harness_side(args, model_over: list[str], run_dir: str) -> tuple[list[Recorder], list]:
+    """``args.repeats`` runs of the same configuration (fresh run dirs, so nothing resumes)."""
+    overrides = [
+        *model_over,
+        "mas=single",
+        "benchmark=math500",
+        f"limit={args.problems}",
+        f"tokens={args.tokens}",
+        f"model.max_concurrency={args.concurrency}",
+        "run.progress=false",
+        "tracking.wandb.mode=disabled",
+    ]
+    engine = build_engine(compose(overrides).model, [])
     t = time.perf_counter()
     await engine.start()
     print(f"[harness] engine loaded in {time.perf_counter() - t:.1f}s ({engine.dtype})")
     ignore_eos(engine)
     warm = compose([*model_over, "mas=single", "limit=4", "tokens=8", "run.progress=false"])
     await run_async(warm, run_dir + "-warmup")
-    rec = Recorder(engine)
-    t = time.perf_counter()
-    summary = await run_async(cfg, run_dir)
-    wall = time.perf_counter() - t
+    recs, results = [], []
+    for k in range(args.repeats):
+        await engine.llm.reset_prefix_cache()  # every run prefills, as the offline side does
+        rec = Recorder(engine)
+        t = time.perf_counter()
+        summary = await run_async(compose(overrides), f"{run_dir}-{k}")
+        results.append((summary, time.perf_counter() - t))
+        recs.append(rec)
+        engine.llm.generate = rec.real
     await engine.release()
-    return rec, summary, wall
+    return recs, results
 
 
-def offline_side(model_over: list[str], rec: Recorder) -> tuple[int, float]:
+def offline_side(model_over: list[str], rec: Recorder, repeats: int) -> tuple[int, float]:
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
 
@@ -134,12 +141,15 @@ def offline_side(model_over: list[str], rec: Recorder) -> tuple[int, float]:
         SamplingParams(max_tokens=n, temperature=0.0, ignore_eos=True) for n in rec.max_tokens
     ]
     llm.generate(prompts[:4], params[:4], use_tqdm=False)  # warm-up
-    t = time.perf_counter()
-    outs = llm.generate(prompts, params, use_tqdm=False)
-    dt = time.perf_counter() - t
+    best = float("inf")
+    for _ in range(repeats):
+        llm.reset_prefix_cache()  # each repeat prefills, as the harness's runs do
+        t = time.perf_counter()
+        outs = llm.generate(prompts, params, use_tqdm=False)
+        best = min(best, time.perf_counter() - t)
     n = sum(len(o.outputs[0].token_ids) for o in outs)
     llm.llm_engine.engine_core.shutdown()
-    return n, dt
+    return n, best
 
 
 def sweep_timing(model: str, concurrency: int) -> float:
@@ -176,25 +186,32 @@ def main() -> None:
     ap.add_argument("--problems", type=int, default=64)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=3, help="runs per side; the best counts")
     ap.add_argument("--sweep", action="store_true", help="also time a 4-point ceo sweep")
     args = ap.parse_args()
     model_over = [f"model={args.model}", "model.engine=vllm"]
 
     with tempfile.TemporaryDirectory() as d:
-        rec, summary, wall = asyncio.run(_harness(args, model_over, f"{d}/run"))
+        recs, results = asyncio.run(_harness(args, model_over, f"{d}/run"))
+    for k, (rec, (summary, wall)) in enumerate(zip(recs, results, strict=True)):
+        print(
+            f"[harness] run {k}: mas=single, {summary['n']} problems, {len(rec.prompts)} "
+            f"requests: {rec.tokens} tokens, generation window {rec.window():.2f}s "
+            f"= {rec.tokens / rec.window():.0f} tok/s; run wall {wall:.2f}s (incl. scoring, "
+            f"store) = {rec.tokens / wall:.0f} tok/s; the requests reached vLLM within "
+            f"{rec.arrived - rec.first:.2f}s"
+        )
+    best = min(range(len(recs)), key=lambda k: recs[k].window())
+    rec, wall = recs[best], results[best][1]
     h_tps = rec.tokens / rec.window()
-    print(
-        f"[harness] mas=single, {summary['n']} problems, {len(rec.prompts)} requests: "
-        f"{rec.tokens} tokens, generation window {rec.window():.2f}s = {h_tps:.0f} tok/s; "
-        f"run wall {wall:.2f}s (incl. scoring, store) = {rec.tokens / wall:.0f} tok/s"
-    )
-    n, dt = offline_side(model_over, rec)
+    n, dt = offline_side(model_over, rec, args.repeats)
     o_tps = n / dt
     print(
-        f"[offline] LLM.generate, same prompts and lengths: {n} tokens in {dt:.2f}s = {o_tps:.0f} tok/s"
+        f"[offline] LLM.generate, same prompts and lengths, best of {args.repeats}: "
+        f"{n} tokens in {dt:.2f}s = {o_tps:.0f} tok/s"
     )
     print(
-        f"harness / offline = {h_tps / o_tps:.2f}x (generation window), "
+        f"harness / offline (best runs) = {h_tps / o_tps:.2f}x (generation window), "
         f"{rec.tokens / wall / o_tps:.2f}x (whole run)   (target >= 0.9x)"
     )
     if args.sweep:
