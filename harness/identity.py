@@ -40,6 +40,9 @@ VOLATILE = (
     "model.timeout_s",
     "model.api_key_env",
     "model.enforce_eager",
+    "model.enable_prefix_caching",
+    "model.cpu_kv_cache_gb",
+    "model.price",  # what a call costs, not what it answers
 )
 
 #: knobs a system does not read: they must not split (or block the resume of) its runs
