@@ -19,7 +19,6 @@ import logging
 import os
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from harness.engines import processes
@@ -84,11 +83,6 @@ class VllmEngine(Engine):
             raise ConfigError(f"{INSTALL_HINT} ({exc})") from exc
         s = self.settings
         path = resolve_model_path(s)
-        if not Path(path).is_dir() and os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise ConfigError(
-                f"could not load model '{s.name}' from {path} (not a local folder and the hub "
-                f"is offline); set model.path=DIR to a local checkpoint"
-            )
         on_cpu = current_platform.is_cpu()
         self.dtype = choose_dtype(s.dtype, on_cpu, s.name)
         kwargs: dict[str, Any] = {
@@ -114,7 +108,10 @@ class VllmEngine(Engine):
             self._children = processes.descendants() - before
             self._shutdown()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"vLLM could not load model '{s.name}' from {path}: {first}") from exc
+            raise ConfigError(
+                f"vLLM could not load model '{s.name}' from {path} ({first}); "
+                f"set model.path=DIR to a local checkpoint"
+            ) from exc
         finally:
             self._children |= processes.descendants() - before
         processes.register(self, self._shutdown)

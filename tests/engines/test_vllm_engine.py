@@ -298,3 +298,21 @@ def test_sigterm_to_a_script_using_the_engine_leaves_no_process():
     w.proc.send_signal(signal.SIGTERM)
     assert w.wait(timeout=120) == -signal.SIGTERM
     assert not w.left_running(), [(p, _cmd(psutil.Process(p))) for p in w.pids if _running(p)]
+
+
+def test_a_model_vllm_cannot_load_is_one_line(tmp_path, data_dir):
+    from tests.conftest import run_cli
+
+    proc = run_cli(
+        "model=hf",
+        f"model.path={tmp_path / 'no-such-model'}",
+        "model.engine=vllm",
+        *RUN,
+        "limit=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        timeout=600,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "could not load model 'hf'" in errors[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
