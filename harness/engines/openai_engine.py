@@ -52,14 +52,30 @@ from harness.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-_CONTEXT_LIMIT = re.compile(r"maximum context length (?:is|of) (\d+)", re.I)
+# What context-length errors say, by provider (OpenAI, DeepSeek, vLLM, Anthropic-style proxies,
+# SambaNova, ...): the limit, the prompt's size, or a cap on completion tokens.
+_CONTEXT_LIMIT = re.compile(
+    r"maximum context length (?:is |of )?\(?(\d+)|> (\d+)|exceeds maximum of (\d+)", re.I
+)
 _PROMPT_SIZE = re.compile(
     r"\((\d+) in the messages|prompt contains (?:at least )?(\d+)|input length \((\d+)\)"
-    r"|messages resulted in (\d+) tokens",
+    r"|messages resulted in (\d+) tokens|context limit: (\d+) \+|prompt is too long: (\d+)",
     re.I,
 )
 _OUTPUT_CAP = re.compile(r"supports at most (\d+) completion tokens", re.I)
-_CONTEXT_WORDS = ("context length", "context_length", "maximum model length", "too many tokens")
+_CONTEXT_WORDS = (
+    "context length",
+    "context_length",
+    "context limit",
+    "context size",
+    "context window",
+    "maximum model length",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+    "reduce the length",
+    "exceeds token limit",
+)
 
 
 class _Transient(Exception):
@@ -189,7 +205,7 @@ class OpenAIEngine(Engine):
                 )
                 retries += n
                 break
-            except _ContextError as exc:
+            except ContextError as exc:
                 retries += exc.retries
                 fits = exc.fits(asked)
                 if clamp is not None or fits is None or fits < 1:
@@ -258,7 +274,7 @@ class OpenAIEngine(Engine):
                 return result, retries
             except openai.APIStatusError as exc:
                 failure = self._classify(exc)
-                if isinstance(failure, _ContextError):
+                if isinstance(failure, ContextError):
                     failure.retries = retries
                     raise failure from None
                 if not isinstance(failure, _Transient):
@@ -290,8 +306,8 @@ class OpenAIEngine(Engine):
             return _Transient(f"HTTP 429: {message}", retry_after(exc.response.headers))
         if status in (408, 409) or status >= 500:
             return _Transient(f"HTTP {status}: {message}")
-        if status in (400, 413, 422) and _is_context_error(exc, message):
-            return _ContextError(message)
+        if status in (400, 413, 422) and is_context_error(message, getattr(exc, "code", None)):
+            return ContextError(message)
         hint = ""
         if status in (401, 403) and self.settings.api_key_env:
             hint = f" (check the key in ${self.settings.api_key_env})"
@@ -302,7 +318,7 @@ class OpenAIEngine(Engine):
         )
 
 
-class _ContextError(Exception):
+class ContextError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -316,18 +332,20 @@ class _ContextError(Exception):
         limit = _CONTEXT_LIMIT.search(self.message)
         prompt = _PROMPT_SIZE.search(self.message)
         if limit and prompt:
-            used = int(next(g for g in prompt.groups() if g))
-            return min(asked - 1, int(limit.group(1)) - used)
+            return min(asked - 1, _number(limit) - _number(prompt))
         return None
 
 
-def _is_context_error(exc: openai.APIStatusError, message: str) -> bool:
-    if getattr(exc, "code", None) == "context_length_exceeded":
+def _number(match: re.Match) -> int:
+    return int(next(g for g in match.groups() if g))
+
+
+def is_context_error(message: str, code: Any = None) -> bool:
+    """Whether a 4xx says the request does not fit the model's context."""
+    if code == "context_length_exceeded":
         return True
     low = message.lower()
-    return bool(_CONTEXT_LIMIT.search(message) or _OUTPUT_CAP.search(message)) or any(
-        w in low for w in _CONTEXT_WORDS
-    )
+    return bool(_OUTPUT_CAP.search(message)) or any(w in low for w in _CONTEXT_WORDS)
 
 
 def _api_message(exc: openai.APIStatusError) -> str:

@@ -260,3 +260,66 @@ def test_api_key_is_not_in_the_settings_or_their_dump(monkeypatch):
         e = engine(srv.url, "openai", "model.api_key_env=TEST_KEY")
         run(_one(e, req()))
     assert "sk-very-secret" not in json.dumps(vars(e.settings), default=str)
+
+
+# Context-length errors as providers word them, gathered from other projects' tests and docs
+# (OpenHands' context-window detection tests, crewAI's list of context-limit phrases, litellm's
+# exception mapping) and from vLLM 0.32's own messages; with the max_tokens that would fit
+# when the message says (None: the prompt alone does not fit, or it does not say).
+PUBLISHED = [
+    (
+        "This model's maximum context length is 8192 tokens. However, you requested 8200 "
+        "tokens (200 in the messages, 8000 in the completion). Please reduce the length of "
+        "the messages or completion.",
+        7992,
+    ),
+    (
+        "This model's maximum context length is 1047576 tokens. However, your messages "
+        "resulted in 1129124 tokens.",
+        -81548,
+    ),
+    (
+        "max_tokens is too large: 20000. This model supports at most 16384 completion "
+        "tokens, whereas you provided 20000.",
+        16384,
+    ),
+    (
+        "input length and `max_tokens` exceed context limit: 142123 + 64000 > 200000, "
+        "decrease input length or `max_tokens` and try again",
+        57877,
+    ),
+    ("Error: prompt is too long: 150000 tokens exceeds maximum of 128000", -22000),
+    ("Please reduce the length of the messages or completion", None),
+    ("The request exceeds the available context size", None),
+    ("Error: context length exceeded", None),
+    ("ERROR: CONTEXT LENGTH EXCEEDED", None),
+    ("SambaNovaException: maximum context length is 8192 tokens", None),
+    (
+        "This model's maximum context length is 512 tokens. However, your prompt contains "
+        "600 input tokens, which exceeds this limit even without any output tokens.",
+        -88,
+    ),
+    ("Input length (600) exceeds model's maximum context length (512).", -88),
+]
+NOT_CONTEXT = [
+    "Invalid parameter: temperature must be between 0 and 2",
+    "API key is invalid",
+    "Unsupported parameter: 'temperature' is not supported with this model.",
+    "The model `gpt-5-turbo` does not exist or you do not have access to it.",
+]
+
+
+@pytest.mark.parametrize(("message", "fits"), PUBLISHED)
+def test_published_context_errors_are_recognised(message, fits):
+    from harness.engines.openai_engine import ContextError, is_context_error
+
+    assert is_context_error(message)
+    expected = None if fits is None else min(fits, 99_999)
+    assert ContextError(message).fits(100_000) == expected
+
+
+@pytest.mark.parametrize("message", NOT_CONTEXT)
+def test_other_bad_requests_are_not_context_errors(message):
+    from harness.engines.openai_engine import is_context_error
+
+    assert not is_context_error(message)
