@@ -229,6 +229,7 @@ def _cmd(p) -> str:
 
 
 def test_cli_sweep_of_two_points_loads_once_and_shuts_down_once(tmp_path, data_dir):
+    # The points run at once on the process's loop (the harness launcher), sharing the engine.
     w = Watch(
         [
             "-m",
@@ -236,6 +237,7 @@ def test_cli_sweep_of_two_points_loads_once_and_shuts_down_once(tmp_path, data_d
             *RUN,
             "limit=2",
             "tokens=16,24",
+            "hydra.launcher.concurrency=2",
             f"hydra.sweep.dir={tmp_path}",
         ]
     )
