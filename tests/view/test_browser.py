@@ -70,9 +70,10 @@ class Watched:
         self.page.close()
 
 
-def test_fixture_report_renders_filters_sorts_and_shows_hostile_text(chromium, tmp_path):
+@pytest.mark.parametrize("embedding", [[], ["--plain"]], ids=["packed", "plain"])
+def test_fixture_report_renders_filters_sorts_and_shows_hostile_text(chromium, tmp_path, embedding):
     run = ceo_run.write_run(tmp_path / "run")
-    assert main([str(run)]) == 0
+    assert main([str(run), *embedding]) == 0
     w = Watched(chromium, run / "report.html")
     page = w.page
     assert w.visible_ids() == [ceo_run.GOOD_ID, ceo_run.HOSTILE_ID, ceo_run.CODE_ID]
@@ -267,5 +268,36 @@ def test_code_run_shows_the_executor_tests_and_the_sandbox_run(chromium, tmp_pat
         "els => els.map(e => e.dataset.role || e.dataset.kind || '')"
     )
     assert order.index("executor") < order.index("execution") < order.index("evaluator")
+    assert w.errors == []
+    w.close()
+
+
+def test_a_large_run_shows_rows_a_page_at_a_time(chromium, tmp_path):
+    """1,200 results (as MATH-500 with repeats gives): the first 500 rows are built, filters
+    and sorting apply to all of them, and "show more" adds the next page."""
+    run = tmp_path / "large"
+    run.mkdir()
+    rows = [
+        {"id": f"p{i:04d}", "repeat": 0, "correct": i % 2 == 0, "answer": str(i), "calls": 1}
+        for i in range(1200)
+    ]
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main([str(run)]) == 0
+    w = Watched(chromium, run / "report.html")
+    page = w.page
+    assert w.count() == "1200 of 1200 problems"
+    assert len(w.visible_ids()) == 500
+    page.click("button.show-more")
+    assert w.visible_ids() == [r["id"] for r in rows[:1000]]
+    assert "200 not shown" in page.inner_text("button.show-more")
+    page.select_option("#filter-correct", "wrong")
+    assert w.count() == "600 of 1200 problems"
+    shown = w.visible_ids()
+    assert shown == [r["id"] for r in rows if not r["correct"]][:500]
+    page.locator("#problems th", has_text="#").click()
+    page.locator("#problems th", has_text="#").click()  # descending
+    assert w.visible_ids()[0] == "p1199"
+    detail = w.open("p1199")
+    assert "No transcript of this attempt was recorded." in detail.inner_text()
     assert w.errors == []
     w.close()

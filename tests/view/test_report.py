@@ -32,9 +32,10 @@ def fixture_run(tmp_path: Path) -> Path:
     return ceo_run.write_run(tmp_path / "run")
 
 
-@pytest.fixture
-def report(fixture_run: Path) -> Page:
-    assert main([str(fixture_run)]) == 0
+@pytest.fixture(params=["packed", "plain"])
+def report(request, fixture_run: Path) -> Page:
+    """The report, with episodes packed (the default) or as plain JSON (``--plain``)."""
+    assert main([str(fixture_run)] + (["--plain"] if request.param == "plain" else [])) == 0
     return Page(fixture_run / "report.html")
 
 
@@ -72,7 +73,7 @@ def test_thinking_kept_and_raw_dropped_only_when_it_repeats(report: Page):
 
 def test_hostile_text_is_data_never_markup(report: Page):
     html = report.html
-    for needle in ("<script>window.__pwned", "<img", "onerror=", "<b>bold</b>", "<!-- x"):
+    for needle in ("<script>window.__pwned", "<img", "<b>bold</b>", "<!-- x", "</script><script>"):
         assert needle not in html, needle
     assert report.tag_names() <= {
         "html", "head", "meta", "title", "style", "body", "header", "main", "noscript", "script",

@@ -355,38 +355,38 @@
   if (!COMPARE) {
     const hasCeo = rows.some(function (r) { return r.ceo; });
     columns = [
-      { label: "#", get: field(self, "n"), num: true },
-      { label: "problem", get: field(self, "id") },
-      repeats && { label: "rep", get: field(self, "repeat"), num: true },
-      { label: "✓", get: function (r) { return r.correct ? 1 : 0; }, show: function (r) { return mark(r.correct); }, cls: function (r) { return r.correct ? "yes" : "no"; }, num: true },
-      { label: "answer", get: field(self, "answer") },
-      { label: "reference", get: field(self, "reference") },
-      { label: "rounds", get: field(self, "rounds"), num: true },
-      { label: "agents", get: field(self, "agents"), num: true },
-      { label: "tokens", get: field(self, "tokens"), num: true },
-      { label: "wall s", get: field(self, "wall"), num: true, digits: 2 },
-      hasCeo && { label: "CEO decisions", get: field(self, "ceo") },
-      { label: "failure", get: field(self, "failure") },
+      { label: "#", get: field(self, "n"), num: true, w: "44px" },
+      { label: "problem", get: field(self, "id"), w: "17%" },
+      repeats && { label: "rep", get: field(self, "repeat"), num: true, w: "40px" },
+      { label: "✓", get: function (r) { return r.correct ? 1 : 0; }, show: function (r) { return mark(r.correct); }, cls: function (r) { return r.correct ? "yes" : "no"; }, num: true, w: "34px" },
+      { label: "answer", get: field(self, "answer"), w: "13%" },
+      { label: "reference", get: field(self, "reference"), w: "11%" },
+      { label: "rounds", get: field(self, "rounds"), num: true, w: "62px" },
+      { label: "agents", get: field(self, "agents"), num: true, w: "60px" },
+      { label: "tokens", get: field(self, "tokens"), num: true, w: "78px" },
+      { label: "wall s", get: field(self, "wall"), num: true, digits: 2, w: "64px" },
+      hasCeo && { label: "CEO decisions", get: field(self, "ceo"), w: "150px" },
+      { label: "failure", get: field(self, "failure"), w: "108px" },
       { label: "reason", get: field(self, "reason") },
     ].filter(Boolean);
   } else {
     const A = side("a"), B = side("b");
     const order = DATA.changes;
     columns = [
-      { label: "#", get: field(self, "n"), num: true },
-      { label: "problem", get: field(self, "id") },
-      repeats && { label: "rep", get: field(self, "repeat"), num: true },
-      { label: "change", get: function (r) { return order.indexOf(r.change); }, show: function (r) { return r.change; }, cls: function (r) { return "change-" + token(r.change); }, num: true },
-      { label: "A ✓", get: field(A, "correct"), show: function (r) { return r.a ? mark(r.a.correct) : "—"; }, num: true },
-      { label: "B ✓", get: field(B, "correct"), show: function (r) { return r.b ? mark(r.b.correct) : "—"; }, num: true },
-      { label: "A answer", get: field(A, "answer") },
-      { label: "B answer", get: field(B, "answer") },
-      { label: "reference", get: function (r) { return (r.a && r.a.reference) || (r.b && r.b.reference); } },
-      { label: "A rounds", get: field(A, "rounds"), num: true },
-      { label: "B rounds", get: field(B, "rounds"), num: true },
-      { label: "A tokens", get: field(A, "tokens"), num: true },
-      { label: "B tokens", get: field(B, "tokens"), num: true },
-      { label: "A failure", get: field(A, "failure") },
+      { label: "#", get: field(self, "n"), num: true, w: "44px" },
+      { label: "problem", get: field(self, "id"), w: "17%" },
+      repeats && { label: "rep", get: field(self, "repeat"), num: true, w: "40px" },
+      { label: "change", get: function (r) { return order.indexOf(r.change); }, show: function (r) { return r.change; }, cls: function (r) { return "change-" + token(r.change); }, num: true, w: "96px" },
+      { label: "A ✓", get: field(A, "correct"), show: function (r) { return r.a ? mark(r.a.correct) : "—"; }, num: true, w: "44px" },
+      { label: "B ✓", get: field(B, "correct"), show: function (r) { return r.b ? mark(r.b.correct) : "—"; }, num: true, w: "44px" },
+      { label: "A answer", get: field(A, "answer"), w: "12%" },
+      { label: "B answer", get: field(B, "answer"), w: "12%" },
+      { label: "reference", get: function (r) { return (r.a && r.a.reference) || (r.b && r.b.reference); }, w: "10%" },
+      { label: "A rounds", get: field(A, "rounds"), num: true, w: "70px" },
+      { label: "B rounds", get: field(B, "rounds"), num: true, w: "70px" },
+      { label: "A tokens", get: field(A, "tokens"), num: true, w: "80px" },
+      { label: "B tokens", get: field(B, "tokens"), num: true, w: "80px" },
+      { label: "A failure", get: field(A, "failure"), w: "108px" },
       { label: "B failure", get: field(B, "failure") },
     ].filter(Boolean);
   }
@@ -450,7 +450,11 @@
     return [r.id, r.answer, r.reference, r.reason, r.failure, r.ceo].map(asText).join(" ");
   }
 
-  const entries = rows.map(function (r, i) {
+  // Rows are built when first shown, and at most PAGE more at a time ("show more"): a run of
+  // thousands of problems × repeats opens as fast as a small one.
+  const PAGE = 500;
+  function buildRow(e, i) {
+    const r = e.r;
     const tr = el("tr", "row");
     tr.dataset.i = i;
     tr.dataset.id = r.id;
@@ -464,18 +468,41 @@
     }
     if (COMPARE) tr.classList.add("change-" + token(r.change));
     else tr.classList.add(r.correct ? "yes" : "no");
+    return tr;
+  }
+
+  const entries = rows.map(function (r, i) {
     const hay = (COMPARE ? [r.id, r.change, searchable(r.a), searchable(r.b)] : [searchable(r)]).join(" ").toLowerCase();
-    return { r: r, tr: tr, detail: null, hay: hay };
+    const e = { r: r, i: i, row: null, detail: null, hay: hay };
+    Object.defineProperty(e, "tr", { get: function () { return e.row || (e.row = buildRow(e, i)); } });
+    return e;
   });
 
   const byRow = entries.slice();
+  let matched = entries.slice();
+  let limit = PAGE;
+  const moreRow = el("tr", "more");
+  const moreCell = add(moreRow, el("td")).lastChild;
+  moreCell.colSpan = columns.length;
+  const moreButton = add(moreCell, el("button", "show-more")).lastChild;
+  moreButton.type = "button";
+  moreButton.addEventListener("click", function () {
+    limit += PAGE;
+    renderBody();
+  });
 
   function renderBody() {
     const frag = document.createDocumentFragment();
-    for (const e of entries) {
+    for (const e of matched.slice(0, limit)) {
       frag.appendChild(e.tr);
       if (e.detail) frag.appendChild(e.detail);
     }
+    const rest = matched.length - limit;
+    if (rest > 0) {
+      moreButton.textContent = "show " + Math.min(rest, PAGE) + " more (" + rest + " not shown)";
+      frag.appendChild(moreRow);
+    }
+    tbody.textContent = "";
     tbody.appendChild(frag);
   }
 
@@ -483,6 +510,8 @@
   let sortDir = 1;
   columns.forEach(function (col, ci) {
     const th = el("th", col.num && !col.show ? "num" : null, col.label);
+    // Fixed widths (table-layout: fixed): opening an episode must not re-measure every row.
+    if (col.w) th.style.width = col.w;
     th.tabIndex = 0;
     th.title = "sort";
     const go = function () {
@@ -508,26 +537,27 @@
       else c = String(a).localeCompare(String(b), undefined, { numeric: true });
       return c * dir || x.r.n - y.r.n;
     });
+    matched = entries.filter(keep);
     renderBody();
   }
 
-  function applyFilter() {
+  function keep(e) {
     const q = search.value.trim().toLowerCase();
     const c = byCorrect ? byCorrect.value : "";
     const ch = byChange ? byChange.value : "";
     const f = byFailure.value;
-    let shown = 0;
-    for (const e of entries) {
-      const r = e.r;
-      let ok = !q || e.hay.indexOf(q) >= 0;
-      if (ok && c) ok = c === "correct" ? r.correct : !r.correct;
-      if (ok && ch) ok = ch === "flipped" ? r.change === "lost" || r.change === "gained" : r.change === ch;
-      if (ok && f) ok = failuresOf(r).indexOf(f) >= 0;
-      e.tr.hidden = !ok;
-      if (e.detail) e.detail.hidden = !ok;
-      if (ok) shown++;
-    }
-    counter.textContent = shown + " of " + entries.length + " problems";
+    const r = e.r;
+    if (q && e.hay.indexOf(q) < 0) return false;
+    if (c && (c === "correct") !== Boolean(r.correct)) return false;
+    if (ch && (ch === "flipped" ? r.change !== "lost" && r.change !== "gained" : r.change !== ch)) return false;
+    return !f || failuresOf(r).indexOf(f) >= 0;
+  }
+
+  function applyFilter() {
+    matched = entries.filter(keep);
+    limit = PAGE;
+    counter.textContent = matched.length + " of " + entries.length + " problems";
+    renderBody();
   }
   search.addEventListener("input", applyFilter);
   for (const s of [byCorrect, byChange, byFailure]) if (s) s.addEventListener("change", applyFilter);
@@ -573,8 +603,11 @@
     if (tr) toggle(byRow[Number(tr.dataset.i)]);
   });
 
-  renderBody();
   applyFilter();
   performance.mark("viewer-ready");
   document.documentElement.dataset.ready = "1";
+  // After the first frame with the table laid out: what a reader waits for.
+  requestAnimationFrame(function () {
+    setTimeout(function () { performance.mark("viewer-painted"); }, 0);
+  });
 })();
