@@ -28,8 +28,21 @@ class _ForRun(logging.Filter):
         return _current.get() == self.run
 
 
+class RunLog:
+    """The open ``harness.log`` of one run."""
+
+    def __init__(self, path: Path, handler: logging.Handler) -> None:
+        self.path = path
+        self._handler = handler
+
+    def file_only(self, logger: logging.Logger, level: int, msg: str) -> None:
+        """A line for the file alone: for what the CLI also prints as its one-line error, so
+        the console does not show it twice."""
+        self._handler.handle(logger.makeRecord(logger.name, level, "", 0, msg, None, None))
+
+
 @contextlib.contextmanager
-def run_log(run_dir: str | Path) -> Iterator[Path]:
+def run_log(run_dir: str | Path) -> Iterator[RunLog]:
     """Within this block (and the tasks it starts), log records also go to RUN_DIR/harness.log."""
     path = Path(run_dir) / LOG_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +54,7 @@ def run_log(run_dir: str | Path) -> Iterator[Path]:
     root.addHandler(handler)
     token = _current.set(key)
     try:
-        yield path
+        yield RunLog(path, handler)
     finally:
         _current.reset(token)
         root.removeHandler(handler)

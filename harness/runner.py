@@ -91,12 +91,12 @@ async def run_async(
 
     ``process_started``: the ``time.time()`` at which the process started, so the summary can
     tell start-up cost (imports, config, data, model loading) apart from generation."""
-    with run_log(run_dir):
+    with run_log(run_dir) as run_file:
         session = Session()
         try:
             return await _run(cfg, Path(run_dir), session, process_started)
         except HarnessError as exc:
-            log.error("%s", exc)
+            run_file.file_only(log, logging.ERROR, str(exc))
             _record_early_failure(cfg, Path(run_dir), session, exc)
             raise
 

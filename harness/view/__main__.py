@@ -63,6 +63,14 @@ def _slug(path: Path, other: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", "-".join(differ))[:80].strip("_") or "other"
 
 
+def _target(out: str | None, default: Path) -> Path:
+    """``--out`` as given, or inside it when it names a folder; else the default."""
+    if not out:
+        return default
+    path = Path(out)
+    return path / default.name if path.is_dir() else path
+
+
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -88,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if explicit_pair:
         a, b = (load_run(r, pack=pack) for r in runs)
         cmp = compare(a, b)
-        out = Path(args.out) if args.out else a.dir / f"compare-{_slug(b.dir, a.dir)}.html"
+        out = _target(args.out, a.dir / f"compare-{_slug(b.dir, a.dir)}.html")
         written.append(_write(out, compare_page(cmp)))
         print(
             f"comparison of A={a.dir} and B={b.dir} ({a.benchmark}): {out} "
@@ -98,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for run_dir in runs:
             run = load_run(run_dir, pack=pack)
-            out = Path(args.out) if args.out else run.dir / "report.html"
+            out = _target(args.out, run.dir / "report.html")
             written.append(_write(out, run_page(run)))
             print(f"report of {run.dir}: {out} ({len(run.rows)} problems; {_size(out)})")
     if args.screenshot:

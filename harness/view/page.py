@@ -134,7 +134,7 @@ def _document(title: str, header: str, data: dict[str, Any], episodes: list[list
     script, style = _asset("viewer.js"), _asset("viewer.css")
     csp = (
         f"default-src 'none'; script-src {csp_hash(script)}; style-src {csp_hash(style)}; "
-        "img-src data:; base-uri 'none'; form-action 'none'"
+        "base-uri 'none'; form-action 'none'"
     )
     blobs = "".join(
         f'<script type="application/json" id="view-episodes-{i}">{script_json(eps)}</script>\n'

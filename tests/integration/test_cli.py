@@ -184,7 +184,7 @@ def test_sweep_writes_one_run_per_point(tmp_path, data_dir):
         "-m",
         "model=tiny",
         "mas=single",
-        "agents=2,3",
+        "seed=0,1",
         "tokens=16,32",
         "limit=2",
         f"hydra.sweep.dir={tmp_path}",
@@ -193,10 +193,9 @@ def test_sweep_writes_one_run_per_point(tmp_path, data_dir):
     summaries = sorted(Path(tmp_path).rglob("summary.json"))
     assert len(summaries) == 4
     points = {
-        (json.loads(p.read_text())["agents"], json.loads(p.read_text())["tokens"])
-        for p in summaries
+        (json.loads(p.read_text())["seed"], json.loads(p.read_text())["tokens"]) for p in summaries
     }
-    assert points == {(2, 16), (2, 32), (3, 16), (3, 32)}
+    assert points == {(0, 16), (0, 32), (1, 16), (1, 32)}
     # the points run in one process, which loads the weights once
     assert (r.stdout + r.stderr).count("loaded ") == 1
 

@@ -6,13 +6,15 @@ responses hold HTML and scripts."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from harness.view import browser
 from harness.view.__main__ import main
-from tests.conftest import read_jsonl, run_cli
+from tests.conftest import ROOT, read_jsonl, run_cli
 from tests.view.fixtures import ceo_run
 
 pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=str(browser.missing()))
@@ -301,3 +303,20 @@ def test_a_large_run_shows_rows_a_page_at_a_time(chromium, tmp_path):
     assert "No transcript of this attempt was recorded." in detail.inner_text()
     assert w.errors == []
     w.close()
+
+
+def test_cli_screenshot_is_a_png_of_the_page(tmp_path):
+    run = ceo_run.write_run(tmp_path / "run")
+    png = tmp_path / "shot" / "viewer.png"
+    # Its own process: Playwright's sync API cannot start inside the module's running one.
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.view", str(run), "--out", str(tmp_path), "--screenshot",
+         str(png)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "report.html").exists()  # --out a folder: the report goes inside
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    assert (width, height) == (1400, 1500)
