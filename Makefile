@@ -1,12 +1,12 @@
 # make demo: set up, then a real model answers real MATH-500 problems (CPU, no hub)
-# make test: set up, then lint and the test suite (what CI runs)
+# make test: set up, then lint and the default test suite (CI also runs make test-slow)
 SHELL := /bin/bash
 DATA ?= $(abspath ../shared/benchmarks)
 export HARNESS_DATA_DIR ?= $(DATA)
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test lint bench contracts vllm docs
+.PHONY: setup demo test test-slow lint bench contracts vllm docs
 setup:
 	@bash scripts/setup.sh
 	@bash scripts/setup_browser.sh
@@ -23,7 +23,16 @@ lint: setup
 	.venv/bin/ruff format --check .
 
 test: lint
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -m "not slow"
+
+# real-model tests that take minutes each (SmolLM2 in every system, oracle grading under load,
+# DeepSpeed SFT, sweeps into reports, the browser on real runs)
+test-slow: setup
+	.venv/bin/python -m pytest -m slow
+
+# regenerate docs/ (leaderboard, plots) from a sweep of the tiny model
+docs: setup
+	bash scripts/make_docs.sh
 
 bench: setup
 	for b in tests/benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done

@@ -3,7 +3,6 @@ model calls and tokens (so a typo that asks for 10⁸ tokens is seen before the 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from harness.knobs import Knobs, parse_tokens
+from harness.transcript import results_by_key
 
 
 @dataclass
@@ -88,18 +88,7 @@ def plan_point(cfg: DictConfig, run_dir: str, label: str) -> PointPlan:
 
 
 def _done(run_dir: Path) -> int:
-    path = run_dir / "results.jsonl"
-    if not path.exists():
-        return 0
-    keys = set()
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-                keys.add((str(row["id"]), int(row.get("repeat", 0))))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue
-    return len(keys)
+    return len(results_by_key(run_dir))
 
 
 def render(plans: list[PointPlan], concurrency: int) -> str:

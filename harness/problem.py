@@ -6,6 +6,7 @@ here, and this module imports nothing of the harness.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,17 @@ class Problem:
     meta: dict[str, Any] = field(default_factory=dict)
     # Code tasks: signature the solution must keep and, for the executor agent, public examples.
     entry_point: str | None = None
+    # How a reader (viewer, W&B table) is shown the reference, where ``reference`` is structured
+    # for the scorer (hidden tests, inputs); None: derived from ``reference``.
+    reference_text: str | None = None
+
+    def shown_reference(self) -> str:
+        if self.reference_text is not None:
+            return self.reference_text
+        ref = self.reference
+        if isinstance(ref, (list, tuple)):
+            return ", ".join(str(x) for x in ref)
+        return ref if isinstance(ref, str) else json.dumps(ref, default=str)
 
 
 @dataclass

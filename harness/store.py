@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from harness.errors import ConfigError
 from harness.identity import identity
+from harness.transcript import iter_records
 
 
 class RunStore:
@@ -135,18 +136,7 @@ def _repair_tail(path: Path) -> None:
 
 def _read_jsonl_repairing(path: Path) -> list[dict[str, Any]]:
     _repair_tail(path)
-    if not path.exists():
-        return []
-    rows = []
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
+    return list(iter_records(path))
 
 
 def _atomic_write(path: Path, text: str) -> None:

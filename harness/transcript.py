@@ -6,11 +6,12 @@ else, so every field here is a contract; a change of meaning bumps ``SCHEMA``.
 ``transcripts.jsonl`` holds one line per *episode attempt*::
 
     {"schema": "harness.transcript/1", "id": …, "repeat": 0, "attempt": "3f9c…",
-     "mas": "ceo", "started_at": "2026-11-29T12:00:00+00:00", "prompt": …, "response": …,
-     "correct": true, "answer": "14", "rounds": 2, "agents": [3, 2], "error": null,
+     "mas": "ceo", "started_at": "2026-11-29T12:00:00+00:00", "prompt": …, "reference": …,
+     "response": …, "correct": true, "answer": "14", "rounds": 2, "agents": [3, 2], "error": null,
      "calls": [Call, …], "events": [Event, …]}
 
-``attempt`` is a fresh id per try of one (id, repeat). The matching line of ``results.jsonl``
+``reference`` is the reference as a reader is shown it (the answer; a code task's hidden
+tests), added within version 1: older lines lack it. ``attempt`` is a fresh id per try of one (id, repeat). The matching line of ``results.jsonl``
 carries the same ``attempt``: a crash between the transcript line and the result line leaves a
 transcript whose attempt no result names, and :func:`read_episodes` skips it, so after a resume
 each result has exactly one episode.
@@ -92,20 +93,28 @@ SCHEMA = "harness.transcript/1"
 STEPS = ("decide", "recruit", "propose", "review", "revise", "write_tests", "evaluate", "answer")
 
 
-def results_by_key(run_dir: str | Path) -> dict[tuple[str, int], dict[str, Any]]:
-    """The recorded result of each (id, repeat): the first complete line, as resume counts it."""
-    out: dict[tuple[str, int], dict[str, Any]] = {}
-    path = Path(run_dir) / "results.jsonl"
+def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSONL file of the run store, one line at a time; a missing file is
+    empty, and a line that is not a complete object (the torn last line of a crash) is skipped."""
+    path = Path(path)
     if not path.exists():
-        return out
+        return
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                continue  # a torn last line after a crash
-            if isinstance(row, dict) and "id" in row:
-                out.setdefault((str(row["id"]), int(row.get("repeat", 0))), row)
+                continue
+            if isinstance(row, dict):
+                yield row
+
+
+def results_by_key(run_dir: str | Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """The recorded result of each (id, repeat): the first complete line, as resume counts it."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in iter_records(Path(run_dir) / "results.jsonl"):
+        if "id" in row:
+            out.setdefault((str(row["id"]), int(row.get("repeat", 0))), row)
     return out
 
 
@@ -117,20 +126,9 @@ def read_episodes(run_dir: str | Path) -> Iterator[tuple[dict[str, Any], dict[st
     file, so a run with thousands of calls is never held in memory at once.
     """
     results = results_by_key(run_dir)
-    path = Path(run_dir) / "transcripts.jsonl"
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                ep = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(ep, dict):
-                continue
-            row = results.get((str(ep.get("id")), int(ep.get("repeat", 0))))
-            if row is None or row.get("attempt") != ep.get("attempt"):
-                continue
+    for ep in iter_records(Path(run_dir) / "transcripts.jsonl"):
+        row = results.get((str(ep.get("id")), int(ep.get("repeat", 0))))
+        if row is not None and row.get("attempt") == ep.get("attempt"):
             yield row, ep
 
 

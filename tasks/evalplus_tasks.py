@@ -144,6 +144,7 @@ class _EvalPlusTask(CodeTask):
             prompt=str(record["prompt"]),
             domain=self.domain,
             reference={"ref": ref, "inputs": inputs, "atol": float(record.get("atol") or 0)},
+            reference_text=f"{ref}\n# + {len(inputs)} test inputs (evalplus), compared with it",
             reference_response=fenced(ref),
             entry_point=str(record["entry_point"]),
             meta={"n_tests": len(inputs)},

@@ -21,6 +21,7 @@ class HumanEval(CodeTask):
             prompt=prompt,  # signature + docstring only; `test` is never shown
             domain=self.domain,
             reference={"test": record["test"], "prompt": prompt},
+            reference_text=str(record["test"]),
             reference_response=fenced(prompt + record["canonical_solution"]),
             entry_point=str(record["entry_point"]),
         )

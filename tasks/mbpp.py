@@ -106,6 +106,7 @@ class MbppSanitized(CodeTask):
             prompt=prompt,
             domain=self.domain,
             reference={"tests": tests, "imports": imports},
+            reference_text="\n".join([*imports, *tests]),
             reference_response=fenced(code),
             meta={"public_tests": tests[:1], "test_imports": imports},
             entry_point=entry,

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,24 @@ def run_cli(*args: str, timeout: float = 300, **env: str) -> subprocess.Complete
         text=True,
         timeout=timeout,
     )
+
+
+def start_cli(*args: str, **popen: object) -> subprocess.Popen:
+    """``python -m harness ARGS`` started in the background (for tests that stop it part-way);
+    output discarded and its own process group unless ``popen`` says otherwise."""
+    kw: dict = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    kw.update(popen)
+    return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, env=cli_env(), **kw)
+
+
+def wait_for_results(run_dir: Path, lines: int, proc: subprocess.Popen, timeout: float) -> None:
+    """Until RUN_DIR/results.jsonl holds ``lines`` lines, the process ends, or ``timeout`` s."""
+    results = run_dir / "results.jsonl"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.exists() and results.read_text().count("\n") >= lines:
+            return
+        time.sleep(0.05)
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -235,9 +235,7 @@ async def propose(st: State) -> None:
     kit, problem = st.kit, st.problem
     fields = dict(role=st.experts[0], advice=st.direction)
     if kit.settings.remembers:
-        messages = kit.messages(
-            SOLVER, problem, part="memory", history=st.history(st.solver_memory), **fields
-        )
+        messages = _solver_with_memory(st, fields)
     else:
         previous = ""
         if st.solution:
@@ -313,9 +311,7 @@ async def revise(st: State, iteration: int, objections: list[tuple[int, Critique
     kit, problem = st.kit, st.problem
     fields = dict(role=st.experts[0], advice=st.direction)
     if kit.settings.remembers:
-        messages = kit.messages(
-            SOLVER, problem, part="memory", history=st.history(st.solver_memory), **fields
-        )
+        messages = _solver_with_memory(st, fields)
     else:
         critiques = "\n\n".join(f"[{kit.name(CRITIC, k)}]\n{c.text}" for k, c, _ in objections)
         messages = kit.messages(
@@ -328,6 +324,13 @@ async def revise(st: State, iteration: int, objections: list[tuple[int, Critique
         )
     who = Who(SOLVER, st.round, "revise", expert=st.experts[0], iteration=iteration)
     await _solve(st, who, messages)
+
+
+def _solver_with_memory(st: State, fields: dict[str, Any]) -> list[dict[str, str]]:
+    # With memory the solver's own conversation (and the broadcasts) carry the previous draft
+    # and the critiques, so proposing and revising send the same prompt over that history.
+    history = st.history(st.solver_memory)
+    return st.kit.messages(SOLVER, st.problem, part="memory", history=history, **fields)
 
 
 async def _solve(st: State, who: Who, messages: list[dict[str, str]]) -> None:

@@ -53,7 +53,8 @@ def test_oracle_scores_100_percent_while_the_machine_is_busy(
     measured = json.loads(times.read_text())["entries"]
     assert len(measured) == n
     details = [row["score_details"] for row in rows]
-    assert all(d["cpu_limit_s"] >= 2.0 and d["wall_limit_s"] >= 5 * d["cpu_limit_s"] - 1e-6
+    # both are recorded rounded to 1 ms, so 5 x the rounded CPU limit may exceed the wall's
+    assert all(d["cpu_limit_s"] >= 2.0 and d["wall_limit_s"] >= 5 * d["cpu_limit_s"] - 0.005
                for d in details)  # fmt: skip
     slowest = max(details, key=lambda d: d["reference_cpu_s"])
     print(f"\n{benchmark}: slowest reference {slowest['reference_cpu_s']:.2f}s CPU, "

@@ -127,6 +127,7 @@ def test_llm_judge_is_recorded_beside_the_symbolic_score(tmp_path, data_dir):
     assert all("judge_correct" in r and r["score_details"]["judge"]["output"] for r in rows)
 
 
+@pytest.mark.slow
 def test_a_rerun_asks_for_exactly_the_same_calls(tmp_path, data_dir):
     """Per-call seeds make a rerun identical, so the response cache serves every call."""
     common = [

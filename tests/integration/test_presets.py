@@ -55,7 +55,13 @@ def test_table1_runs_both_systems_with_the_papers_settings(tmp_path, data_dir):
             assert {c["round"] for c in t["calls"]} == {1}
 
 
-@pytest.mark.parametrize("study", sorted(STUDIES))
+@pytest.mark.parametrize(
+    "study",
+    [
+        s if s == "scaling_tokens" else pytest.param(s, marks=pytest.mark.slow)
+        for s in sorted(STUDIES)
+    ],
+)
 def test_each_scaling_study_is_one_command(study, tmp_path, data_dir):
     knob, points = STUDIES[study]
     # the study's own points, as shipped

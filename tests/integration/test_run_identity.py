@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CACHE, read_jsonl, run_cli
 
 
@@ -117,6 +119,7 @@ def test_resume_refuses_other_data_behind_the_same_name(tmp_path, data_dir):
     assert "different benchmark data" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_points_run_at_once_on_one_loop_match_points_run_in_turn(tmp_path, data_dir):
     args = ("-m", "model=tiny", "mas=single", "tokens=8,16", "limit=3")
     seq, conc = tmp_path / "seq", tmp_path / "conc"

@@ -7,13 +7,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, cli_env, read_jsonl, run_cli
+from tests.conftest import read_jsonl, run_cli, start_cli, wait_for_results
 
 
 def _descendants(pid: int) -> set[int]:
@@ -45,7 +44,9 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize(
+    "sig", [pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGTERM]
+)
 def test_a_stopped_run_is_resumable_and_leaves_no_process(tmp_path, sig, data_dir):
     out = tmp_path / "run"
     # a code benchmark, so sandbox workers are running when the signal arrives
@@ -58,20 +59,11 @@ def test_a_stopped_run_is_resumable_and_leaves_no_process(tmp_path, sig, data_di
         "model.max_concurrency=2",
         f"hydra.run.dir={out}",
     ]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", *args],
-        cwd=ROOT,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # its own session off: the signal goes to the harness alone, as a scheduler's would
+    proc = start_cli(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                     start_new_session=False)  # fmt: skip
     results = out / "results.jsonl"
-    deadline = time.time() + 180
-    while time.time() < deadline and proc.poll() is None:
-        if results.exists() and results.read_text().count("\n") >= 3:
-            break
-        time.sleep(0.05)
+    wait_for_results(out, 3, proc, timeout=180)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     below = _descendants(proc.pid)
     assert below, "expected sandbox workers under the harness"

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 
+import pytest
+
 from harness.transcript import SCHEMA, read_episodes, timeline
-from tests.conftest import ROOT, cli_env, read_jsonl, run_cli
+from tests.conftest import read_jsonl, run_cli, start_cli, wait_for_results
 
 # The oracle's CEO asks for 2 experts; min_agents=3 clamps that to 3 (two critics), and
 # end_on_correct=false keeps the second round, in which the executor re-runs its tests.
@@ -105,6 +104,7 @@ def test_a_crash_between_transcript_and_result_leaves_one_episode_per_problem(tm
     assert redone["attempt"] != lost["attempt"]
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_then_resume_keeps_one_episode_per_result(tmp_path, data_dir):
     """A real kill -9 at whatever point the run has reached; the resume completes the run and
     every recorded result has exactly one episode."""
@@ -121,21 +121,10 @@ def test_kill_9_mid_run_then_resume_keeps_one_episode_per_result(tmp_path, data_
         "model.max_concurrency=2",
         f"hydra.run.dir={tmp_path}",
     ]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", *args],
-        cwd=ROOT,
-        env=cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_cli(*args)
     results = tmp_path / "results.jsonl"
-    deadline = time.monotonic() + 600
     try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if results.exists() and results.read_text().count("\n") >= 1:
-                break
-            time.sleep(0.05)
+        wait_for_results(tmp_path, 1, proc, timeout=600)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +16,7 @@ import pytest
 from harness.scoring import stats
 from harness.tracking.naming import wandb_run_id
 from harness.transcript import results_by_key
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.conftest import ROOT, cli_env, run_cli, start_cli, wait_for_results
 from tests.report.helpers import md_tables
 from tests.tracking.wandb_records import offline_runs, run_view
 
@@ -155,22 +154,9 @@ def test_a_crashed_and_a_killed_point_show_as_incomplete(tmp_path, data_dir):
     assert r.returncode != 0  # the sweep reports its failed point
     # a point killed (-9) while running
     killed = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "harness", "model=tiny", "mas=single", "tokens=16", "limit=40"]
-    proc = subprocess.Popen(
-        [*cmd, f"hydra.run.dir={killed}"],
-        cwd=ROOT,
-        env=cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_cli("model=tiny", "mas=single", "tokens=16", "limit=40", f"hydra.run.dir={killed}")
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            results = killed / "results.jsonl"
-            if results.exists() and results.read_text().count("\n") >= 1:
-                break
-            time.sleep(0.2)
+        wait_for_results(killed, 1, proc, timeout=600)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

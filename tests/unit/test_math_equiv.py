@@ -176,7 +176,7 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize("ending", ["close", "leave-hung"])
+@pytest.mark.parametrize("ending", [pytest.param("close", marks=pytest.mark.slow), "leave-hung"])
 def test_checks_queued_behind_hung_checks_score_correctly_and_the_process_exits(ending) -> None:
     """Run in a subprocess: its exit is part of what is tested. The only time bound is a
     generous "did not hang" one; the verdicts must not depend on how busy the machine is."""

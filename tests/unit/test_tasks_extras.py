@@ -64,6 +64,7 @@ def test_evalplus_special_oracles_apply() -> None:
     assert ok.correct and not bad.correct
 
 
+@pytest.mark.slow
 def test_lm_eval_task_from_local_yaml(tmp_path: Path) -> None:
     pytest.importorskip("lm_eval")
     src = FIXTURES / "lm_eval"

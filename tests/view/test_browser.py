@@ -270,6 +270,9 @@ def test_code_run_shows_the_executor_tests_and_the_sandbox_run(chromium, tmp_pat
         "els => els.map(e => e.dataset.role || e.dataset.kind || '')"
     )
     assert order.index("executor") < order.index("execution") < order.index("evaluator")
+    # the reference is the hidden tests, as the transcript recorded them
+    first_test = read_jsonl(out / "transcripts.jsonl")[0]["reference"].splitlines()[0]
+    assert first_test.startswith("assert ") and first_test in detail.inner_text()
     assert w.errors == []
     w.close()
 
