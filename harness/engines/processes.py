@@ -7,6 +7,11 @@ when it started, and :func:`reap` ends them (SIGTERM, then SIGKILL) after the en
 shutdown; an ``atexit`` hook does that for every engine still open at exit, and a SIGTERM
 handler does it when nobody else handles SIGTERM (the CLI turns SIGTERM into an interrupt and
 closes its engines itself; scripts and notebooks get this one).
+
+A SIGKILL (a scheduler's forced stop, the OOM killer) runs none of that, and vLLM's engine core
+does not notice its parent's death (vllm-project/vllm#55510, open). So a :class:`Watchdog`, a
+small process of its own session, holds a pipe from the harness: when the pipe closes without a
+word (the harness died), it ends the engine's processes itself.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import atexit
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -124,3 +131,71 @@ def _install_hooks() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, on_sigterm)
+
+
+# Runs in the watchdog process: the targets as pid:create_time, so a reused pid is left alone.
+_WATCHDOG_MAIN = r"""
+import sys, psutil
+targets = [a.split(":") for a in sys.argv[1:]]
+if sys.stdin.readline().strip() == "done":
+    sys.exit(0)
+procs = []
+for pid, created in targets:
+    try:
+        p = psutil.Process(int(pid))
+        if abs(p.create_time() - float(created)) < 0.01:
+            procs += [p, *p.children(recursive=True)]
+    except psutil.Error:
+        pass
+for p in procs:
+    try:
+        p.terminate()
+    except psutil.Error:
+        pass
+_, still = psutil.wait_procs(procs, timeout=10)
+for p in still:
+    try:
+        p.kill()
+    except psutil.Error:
+        pass
+"""
+
+
+class Watchdog:
+    """Ends ``pids`` (and their descendants) if this process dies without calling
+    :meth:`release`, however it dies."""
+
+    def __init__(self, pids: set[int]) -> None:
+        targets = []
+        for pid in sorted(pids):
+            try:
+                targets.append(f"{pid}:{psutil.Process(pid).create_time()}")
+            except psutil.Error:
+                continue
+        self._proc: subprocess.Popen | None = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG_MAIN, *targets],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # outlives a kill of our process group, to clean up after it
+            close_fds=True,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def release(self) -> None:
+        """The processes were ended (or handed on) properly: the watchdog leaves quietly."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.stdin.write(b"done\n")
+            proc.stdin.close()
+        except (OSError, ValueError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -59,6 +59,7 @@ class VllmEngine(Engine):
         self.load_s: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._children: set[int] = set()
+        self._watchdog: processes.Watchdog | None = None
         self._ids = itertools.count()
         self._prefix = uuid.uuid4().hex[:8]
         self._start_lock: asyncio.Lock | None = None
@@ -115,6 +116,7 @@ class VllmEngine(Engine):
         finally:
             self._children |= processes.descendants() - before
         processes.register(self, self._shutdown)
+        self._watchdog = processes.Watchdog(self._children)
         self._loop = asyncio.get_running_loop()
         self.context_len = int(self.llm.model_config.max_model_len)
         self.loads += 1
@@ -205,6 +207,9 @@ class VllmEngine(Engine):
             if killed:
                 log.warning("vLLM processes %s ignored SIGTERM and were killed", killed)
             self._children = set()
+        if self._watchdog is not None:
+            self._watchdog.release()
+            self._watchdog = None
         if llm is not None:
             log.info("vLLM shut down (%s)", self.settings.name)
         self._loop = None

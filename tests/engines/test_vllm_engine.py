@@ -269,6 +269,23 @@ def test_sigterm_mid_generation_leaves_no_process(tmp_path, data_dir):
     assert log.exists()
 
 
+def test_kill_9_mid_generation_leaves_no_process(tmp_path, data_dir):
+    # No clean-up runs in a killed harness; the engine's watchdog (processes.Watchdog) ends
+    # vLLM's engine core, which would otherwise run on (vllm-project/vllm#55510).
+    w = Watch([*MODEL, *RUN, "limit=64", "tokens=400", f"hydra.run.dir={tmp_path / 'run'}"])
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and "vLLM loaded" not in w.output:
+        assert w.proc.poll() is None, w.output[-3000:]
+        time.sleep(0.5)
+    time.sleep(3)
+    assert any("VLLM" in _cmd(psutil.Process(p)) for p in w.pids if _running(p))
+    w.proc.send_signal(signal.SIGKILL)
+    assert w.wait(timeout=60) == -signal.SIGKILL
+    assert not w.left_running(grace=30), [
+        (p, _cmd(psutil.Process(p))) for p in w.pids if _running(p)
+    ]
+
+
 SCRIPT = """
 import asyncio, sys
 from harness.engines.base import Request, SamplingParams
