@@ -96,7 +96,7 @@ def test_kill_minus_9_then_rerun_counts_every_problem_once(tmp_path, data_dir):
         "model=tiny",
         "mas=single",
         "limit=24",
-        "tokens=96",
+        "tokens=192",  # long enough that the kill lands mid-run
         "model.max_concurrency=2",
         f"hydra.run.dir={out}",
     ]

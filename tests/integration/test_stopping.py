@@ -55,7 +55,8 @@ def test_a_stopped_run_is_resumable_and_leaves_no_process(tmp_path, sig, data_di
         "mas=single",
         "benchmark=mbpp_sanitized",
         "limit=40",
-        "tokens=48",
+        # long enough (about 20 s on 2 cores) that the signal lands mid-run, not after the end
+        "tokens=256",
         "model.max_concurrency=2",
         f"hydra.run.dir={out}",
     ]
