@@ -172,6 +172,11 @@ def main() -> None:
     t0 = time.time()
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # A background job of a non-interactive shell (a batch script's `cmd &`) starts with
+        # SIGINT ignored; then Python has no KeyboardInterrupt and a scheduler's SIGTERM
+        # (turned into SIGINT above) would be swallowed: the run went on to its end.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _hydra_main()
     except KeyboardInterrupt:

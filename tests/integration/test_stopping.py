@@ -44,6 +44,10 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.parametrize(
     "sig", [pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGTERM]
 )
@@ -61,8 +65,9 @@ def test_a_stopped_run_is_resumable_and_leaves_no_process(tmp_path, sig, data_di
         f"hydra.run.dir={out}",
     ]
     # its own session off: the signal goes to the harness alone, as a scheduler's would
+    # SIGINT ignored from the start, as in a batch script's background job (`cmd &`)
     proc = start_cli(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                     start_new_session=False)  # fmt: skip
+                     start_new_session=False, preexec_fn=_ignore_sigint)  # fmt: skip
     results = out / "results.jsonl"
     wait_for_results(out, 3, proc, timeout=180)
     assert proc.poll() is None, "the run ended before it could be interrupted"
