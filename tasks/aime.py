@@ -59,8 +59,19 @@ class Aime2025(_Aime):
     local_file = "aime2025.jsonl"
 
     def record_id(self, record: dict[str, Any], index: int) -> str:
-        if "id" in record:
+        """``2025-<I|II>-<n>`` from the data, never from the row's position: the local copy
+        has ``id`` (and ``contest``: ``aime_2025_I``); the hub's ``MathArena/aime_2025``
+        numbers the problems 1-30 (``problem_idx``; 16-30 are AIME II's 1-15)."""
+        if record.get("id") not in (None, ""):
             return str(record["id"])
-        # The hub copy has no id: its rows are I-1..I-15 then II-1..II-15.
-        part = "I" if index < 15 else "II"
-        return f"2025-{part}-{record.get('problem_idx', index % 15 + 1)}"
+        idx = int(record["problem_idx"])
+        contest = str(record.get("contest") or "")
+        if contest:
+            part = "II" if contest.upper().endswith("_II") else "I"
+        elif 1 <= idx <= 30:
+            part, idx = ("I", idx) if idx <= 15 else ("II", idx - 15)
+        else:
+            raise ValueError(f"problem_idx {idx} is outside 1-30")
+        if not 1 <= idx <= 15:
+            raise ValueError(f"problem_idx {record['problem_idx']} is outside 1-15 for {contest}")
+        return f"2025-{part}-{idx}"

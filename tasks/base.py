@@ -76,6 +76,8 @@ class Task:
         """Records from ``benchmark.data_files``, else ``$HARNESS_DATA_DIR``, else the HF hub."""
         data_files = self.settings.data_files
         if data_files:
+            if Path(data_files).is_dir():
+                return self.load_dir(Path(data_files))
             return read_jsonl(Path(data_files))
         data_dir = os.environ.get("HARNESS_DATA_DIR")
         if data_dir and self.local_file:
@@ -101,14 +103,48 @@ class Task:
                 f"{str(exc).splitlines()[0] if str(exc) else ''}); for local data set "
                 f"benchmark.data_files=PATH or HARNESS_DATA_DIR"
             ) from exc
-        return [dict(r) for r in ds]
+        return located([dict(r) for r in ds], f"{self.hf_path} ({self.hf_split} split)")
+
+    def load_dir(self, path: Path) -> list[dict[str, Any]]:
+        """``benchmark.data_files`` naming a folder (a copy of a hub repository's files)."""
+        raise DataError(
+            f"benchmark.data_files={path} is a folder; benchmark '{self.name}' reads one JSONL file"
+        )
 
     def load(self) -> list[Problem]:
-        records = self.select(self.load_records())
-        problems = [self.to_problem(r, i) for i, r in enumerate(records)]
+        """Every problem, or one :class:`DataError` line naming the file, the line and what is
+        wrong with it (a missing field, a value of the wrong type), or "no problems"."""
+        loaded = self.load_records()
+        try:
+            records = self.select(loaded)
+        except KeyError as exc:  # name the first row without the field the selection needs
+            bad = next((r for r in loaded if isinstance(r, dict) and exc.args[0] not in r), None)
+            where = getattr(bad, "origin", None) or f"benchmark '{self.name}'"
+            raise DataError(
+                f"{where}: missing field {exc.args[0]!r} (benchmark '{self.name}' needs it)"
+            ) from exc
+        problems = []
+        for i, r in enumerate(records):
+            where = getattr(r, "origin", None) or f"benchmark '{self.name}' record {i + 1}"
+            if not isinstance(r, dict):
+                raise DataError(f"{where}: not a JSON object ({type(r).__name__})")
+            try:
+                problems.append(self.to_problem(r, i))
+            except DataError as exc:
+                raise DataError(f"{where}: {exc}") from exc
+            except KeyError as exc:
+                raise DataError(
+                    f"{where}: missing field {exc.args[0]!r} (benchmark '{self.name}' needs it)"
+                ) from exc
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise DataError(f"{where}: bad value for benchmark '{self.name}' ({exc})") from exc
+        if not problems:
+            src = getattr(loaded, "source", None) or f"benchmark '{self.name}'"
+            raise DataError(f"{src}: no problems" + (" after selection" if loaded else ""))
         ids = [p.id for p in problems]
         if len(set(ids)) != len(ids):
-            raise DataError(f"benchmark '{self.name}': problem ids are not unique")
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise DataError(f"benchmark '{self.name}': problem id {dup!r} is not unique")
         return problems
 
     def select(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -125,10 +161,35 @@ class Task:
         return problem
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+class Record(dict):
+    """A data row that knows where it came from (``file:line``), for one-line data errors."""
+
+    origin: str = ""
+
+
+class Records(list):
+    """The rows of one source, named for the "no problems" error."""
+
+    source: str = ""
+
+
+def located(rows: list[Any], source: str, origin: Any = None) -> Records:
+    """``rows`` as :class:`Records` of :class:`Record` (``origin(i)`` names row i)."""
+    out = Records()
+    out.source = source
+    for i, row in enumerate(rows):
+        if isinstance(row, dict):
+            rec = Record(row)
+            rec.origin = origin(i) if origin else f"{source} row {i + 1}"
+            row = rec
+        out.append(row)
+    return out
+
+
+def read_jsonl(path: Path) -> Records:
     if not path.exists():
         raise DataError(f"data file not found: {path}")
-    rows = []
+    rows, lines = [], []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if line.strip():
@@ -136,4 +197,5 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-    return rows
+                lines.append(n)
+    return located(rows, str(path), lambda i: f"{path}:{lines[i]}")

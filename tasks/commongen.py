@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.errors import DataError
 from harness.problem import Problem, Score
 from harness.scoring.context import ScoringContext
 from harness.scoring.scorers import score_coverage
@@ -23,7 +24,17 @@ class CommonGenHard(Task):
     hf_path = None  # not on the hub in this form: AgentVerse ships it as a JSONL file
     local_file = "commongen_hard.jsonl"
 
+    def load_hub(self) -> list[dict[str, Any]]:
+        raise DataError(
+            "CommonGen-Hard has no copy on the Hugging Face hub: download "
+            "data/commongen/commongen_hard.jsonl from https://github.com/OpenBMB/AgentVerse "
+            '(200 lines, each {"concepts": [20-30 strings]}) and set benchmark.data_files=PATH '
+            "(or put it in HARNESS_DATA_DIR)"
+        )
+
     def to_problem(self, record: dict[str, Any], index: int) -> Problem:
+        if not isinstance(record["concepts"], list) or not record["concepts"]:
+            raise ValueError("'concepts' must be a non-empty list of strings")
         concepts = [str(c) for c in record["concepts"]]
         # AgentVerse's task wording.
         prompt = (

@@ -20,9 +20,30 @@ from harness.errors import DataError
 from harness.problem import Problem, Score
 from harness.scoring.context import ScoringContext
 from harness.scoring.scorers import score_letter
-from tasks.base import BenchmarkSettings, Task
+from tasks.base import BenchmarkSettings, Task, located
 
 LETTERS = "ABCD"
+
+
+def hub_token() -> str | None:
+    """The token the hub client would use (env variables, or the file its login wrote)."""
+    try:
+        from huggingface_hub import get_token
+
+        return get_token()
+    except Exception:  # noqa: BLE001 - no hub client: no token
+        return None
+
+
+def offline() -> bool:
+    try:
+        from huggingface_hub import constants
+
+        return bool(constants.HF_HUB_OFFLINE)
+    except Exception:  # noqa: BLE001
+        return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+
+
 INCORRECT = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 
 
@@ -71,24 +92,31 @@ class GpqaDiamond(Task):
             if not path.exists():
                 raise DataError(f"data file not found: {path}")
             with path.open(encoding="utf-8", newline="") as f:
-                return list(csv.DictReader(f))
+                rows = list(csv.DictReader(f))
+            # CSV cells span lines: name the data row (after the header), not the line.
+            return located(rows, str(path), lambda i: f"{path} data row {i + 1}")
         return super().load_records()
 
     def load_hub(self) -> list[dict[str, Any]]:
-        if not (os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")):
-            raise DataError(
-                "GPQA is gated on the Hugging Face hub: accept its terms at "
-                "https://huggingface.co/datasets/Idavidrein/gpqa and export HF_TOKEN=<token> "
-                "(or set benchmark.data_files=PATH to a local copy)"
-            )
+        # `datasets` finds the token itself (HF_TOKEN, or the one `hf auth login` stored) and
+        # loads a cached copy with the hub offline, so nothing is refused before it tries.
         try:
             return super().load_hub()
         except DataError as exc:
-            msg = str(exc)
-            if any(k in msg.lower() for k in ("gated", "401", "403", "unauthorized", "access")):
+            msg = str(exc).lower()
+            if offline():
+                raise
+            if hub_token() is None:
                 raise DataError(
-                    "no access to the gated dataset Idavidrein/gpqa with the HF_TOKEN given: "
-                    "accept its terms on the dataset page with that account"
+                    "GPQA is gated on the Hugging Face hub and no token was found: accept its "
+                    "terms at https://huggingface.co/datasets/Idavidrein/gpqa, then log in "
+                    "(`hf auth login`) or export HF_TOKEN=<token> (or set "
+                    "benchmark.data_files=PATH to a local copy, CSV or JSONL)"
+                ) from exc
+            if any(k in msg for k in ("gated", "401", "403", "unauthorized", "access")):
+                raise DataError(
+                    "no access to the gated dataset Idavidrein/gpqa with the Hugging Face token "
+                    "found: accept its terms on the dataset page with that account"
                 ) from exc
             raise
 
