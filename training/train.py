@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import TrainerCallback
+from transformers import TrainerCallback, TrainingArguments
 
 from harness.errors import ConfigError
 from harness.tracking.settings import TrackingSettings
@@ -148,47 +148,27 @@ def grouped_trainer_class(groups: list[list[int]], filler: int, seed: int, group
     return GroupedTrainer
 
 
-def run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
-    """Train; returns the summary also written to ``train_summary.json``."""
-    s: TrainSettings = train_settings(cfg)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if s.train.save_strategy not in ("epoch", "steps"):
-        raise ConfigError(f"train.save_strategy={s.train.save_strategy!r} must be epoch or steps")
-    t0 = time.time()
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
-        # accelerate (1.15) picks no process-group backend for DeepSpeed without an accelerator,
-        # so every rank would believe it is alone; DeepSpeed then rejects the batch sizes.
-        raise ConfigError(
-            "several processes without a GPU: accelerate runs DeepSpeed multi-process only on "
-            "GPUs; on CPU launch one process (python -m training …)"
-        )
-    single_process_env()
-    report_to = tracking_env(s.tracking, run_dir, s.run_name)
+def check_warmup_ratio(ratio: float) -> None:
+    # 1 or more would be read as a step count (a ratio of 1 would warm up for a single step)
+    if not 0 <= ratio < 1:
+        raise ConfigError(f"train.warmup_ratio={ratio!r} must be at least 0 and below 1")
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
-    from harness.engines.model_builds import resolve_model_path
-
-    model_path = resolve_model_path(s.model)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    pad_id = pad_token_id(tokenizer, s.data.pad_token)
-    dataset, groups, report = build_dataset(s.data, tokenizer, pad_id)
-
-    bf16 = choose_bf16(s.train.bf16)
-    attn = choose_attention(s.model.attn_implementation)
-    log.info("attention implementation: %s (requested %s)", attn, s.model.attn_implementation)
-    ds_config = s.deepspeed or None
-    # TrainingArguments before the model: with ZeRO-3 it makes from_pretrained partition the
-    # weights as they load (deepspeed.zero.Init) instead of materialising the whole model.
-    args = TrainingArguments(
+def training_arguments(
+    s: TrainSettings, run_dir: Path, bf16: bool, report_to: list[str]
+) -> TrainingArguments:
+    """The HF ``TrainingArguments`` of a run. The warmup is a fraction of the optimizer steps:
+    transformers 5 (pinned in pyproject.toml) has no ``warmup_ratio`` and reads a
+    ``warmup_steps`` below 1 as that fraction; 4.x would have taken 0.05 as 0.05 steps."""
+    check_warmup_ratio(s.train.warmup_ratio)
+    return TrainingArguments(
         output_dir=str(run_dir),
         run_name=s.run_name,
         num_train_epochs=s.train.epochs,
         max_steps=s.train.max_steps,
         learning_rate=s.train.learning_rate,
         lr_scheduler_type=s.train.lr_scheduler,
-        warmup_steps=s.train.warmup_ratio,
+        warmup_steps=float(s.train.warmup_ratio),
         weight_decay=s.train.weight_decay,
         per_device_train_batch_size=s.train.per_device_batch,
         gradient_accumulation_steps=s.train.grad_accum,
@@ -204,12 +184,49 @@ def run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
         save_only_model=s.train.save_only_model,
         gradient_checkpointing=s.model.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
-        deepspeed=ds_config,
+        deepspeed=s.deepspeed or None,
         report_to=report_to,
         remove_unused_columns=False,
         dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=True,
     )
+
+
+def run(cfg: Any, run_dir: str | Path) -> dict[str, Any]:
+    """Train; returns the summary also written to ``train_summary.json``."""
+    s: TrainSettings = train_settings(cfg)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if s.train.save_strategy not in ("epoch", "steps"):
+        raise ConfigError(f"train.save_strategy={s.train.save_strategy!r} must be epoch or steps")
+    check_warmup_ratio(s.train.warmup_ratio)
+    t0 = time.time()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        # accelerate (1.15) picks no process-group backend for DeepSpeed without an accelerator,
+        # so every rank would believe it is alone; DeepSpeed then rejects the batch sizes.
+        raise ConfigError(
+            "several processes without a GPU: accelerate runs DeepSpeed multi-process only on "
+            "GPUs; on CPU launch one process (python -m training …)"
+        )
+    single_process_env()
+    report_to = tracking_env(s.tracking, run_dir, s.run_name)
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.engines.model_builds import resolve_model_path
+
+    model_path = resolve_model_path(s.model)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    pad_id = pad_token_id(tokenizer, s.data.pad_token)
+    dataset, groups, report = build_dataset(s.data, tokenizer, pad_id)
+
+    bf16 = choose_bf16(s.train.bf16)
+    attn = choose_attention(s.model.attn_implementation)
+    log.info("attention implementation: %s (requested %s)", attn, s.model.attn_implementation)
+    ds_config = s.deepspeed or None
+    # TrainingArguments before the model: with ZeRO-3 it makes from_pretrained partition the
+    # weights as they load (deepspeed.zero.Init) instead of materialising the whole model.
+    args = training_arguments(s, run_dir, bf16, report_to)
     model = AutoModelForCausalLM.from_pretrained(
         model_path, dtype=choose_dtype(s.model, bf16), attn_implementation=attn
     )
