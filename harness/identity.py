@@ -30,6 +30,7 @@ VOLATILE = (
     "scoring.workers",
     "scoring.reference_times",  # a cache path (HARNESS_CACHE): differs between machines
     "scoring.start_timeout_s",
+    "scoring.trajectory",  # grades intermediate answers beside the final score, never changes it
     "sandbox.workers",
     "model.max_concurrency",
     "model.max_batch",

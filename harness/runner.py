@@ -41,6 +41,8 @@ from harness.scoring.judge import Judge
 from harness.store import RunStore
 from harness.summary import summarize
 from harness.tracking import Tracker, build_tracker
+from harness.trajectory import annotate
+from harness.trajectory_stats import run_stats
 from harness.transcript import SCHEMA
 
 log = logging.getLogger("harness")
@@ -216,6 +218,7 @@ async def _run(
             engine_stats={**session.stats, "not_recorded_engine_errors": session.not_recorded},
             domain=task.domain,
             error=error,
+            trajectory=run_stats(store.dir, wanted),
         )
         store.write_summary(summary)
         # W&B's finish takes seconds (uploads, artifacts): off the loop, which other
@@ -449,6 +452,8 @@ async def _episode(
         "answer": score.answer,
         **result.transcript(),
     }
+    if settings.scoring.trajectory:  # every intermediate answer graded; the score stays
+        await annotate(transcript, lambda text: task.score(problem, text, ctx), score)
     return row, transcript
 
 

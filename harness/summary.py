@@ -22,8 +22,10 @@ def summarize(
     engine_stats: dict[str, Any],
     domain: str | None = None,
     error: str | None = None,
+    trajectory: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``sessions``: every session of this run so far, the current one last."""
+    """``sessions``: every session of this run so far, the current one last; ``trajectory``:
+    the answer-trajectory fields (harness.trajectory_stats), where answers were graded."""
     completion = _sum(r.get("completion_tokens") for r in rows)
     prompt = _sum(r.get("prompt_tokens") for r in rows)
     n_correct = sum(bool(r.get("correct")) for r in rows)
@@ -110,6 +112,7 @@ def summarize(
         }
     )
     summary.update(_judge_summary(rows))
+    summary.update(trajectory or {})
     summary.update(engine_stats)
     return summary
 

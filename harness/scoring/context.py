@@ -27,6 +27,8 @@ class ScoringSettings:
     reference_times: str | None  # cache of reference CPU times for code limits (None: memory)
     judge: str | None  # a model config name: an LLM judge's verdict beside the symbolic score
     judge_tokens: int
+    # grade every intermediate answer (proposals, revisions, round finals): harness.trajectory
+    trajectory: bool
 
     @classmethod
     def from_any(cls, cfg: Any = None) -> ScoringSettings:
