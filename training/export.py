@@ -14,6 +14,12 @@ from that role's calls in order (a call that continues the conversation so far a
 new messages). ``--format messages`` writes one chat record per used call (``messages`` plus
 ``question``, ``role``, ``round``, ``seq``…), which ``python -m training`` groups by question.
 Assistant turns hold the raw generation, thinking included (``--visible-only``: without).
+
+``--trajectory CLASS[,CLASS…]`` keeps only episodes whose graded answer trajectory
+(``harness.trajectory``: every proposal and revision graded during the run) is of that class:
+``rescued`` (the discussion fixed a wrong first proposal: the traces worth training on),
+``right_throughout``, ``recovered``, ``talked_out``, ``wrong_throughout`` (the last two end
+wrong, so they also need ``--include-wrong``). Episodes without graded answers are skipped.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 from harness.errors import DataError, HarnessError
 from harness.roles import CRITIC, EVALUATOR, RECRUITER, SOLVER
 from harness.text import visible_text
+from harness.trajectory import CLASSES, RECOVERED, RESCUED, RIGHT_THROUGHOUT, episode_trajectory
 from harness.transcript import SCHEMA, read_episodes, timeline
 
 M500_ROLES = {
@@ -172,9 +179,18 @@ def export(
     per_question: int = 1,
     visible_only: bool = False,
     include_wrong: bool = False,
+    trajectory: tuple[str, ...] = (),
 ) -> Counter:
     if fmt not in ("m500", "messages"):
         raise DataError(f"--format {fmt} must be m500 or messages")
+    unknown = [c for c in trajectory if c not in CLASSES]
+    if unknown:
+        raise DataError(f"--trajectory {','.join(unknown)}: not a class ({', '.join(CLASSES)})")
+    ending_right = {RESCUED, RECOVERED, RIGHT_THROUGHOUT}
+    if trajectory and not include_wrong and not set(trajectory) & ending_right:
+        raise DataError(
+            f"--trajectory {','.join(trajectory)}: these episodes end wrong; add --include-wrong"
+        )
     counts: Counter = Counter()
     taken: Counter = Counter()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -189,6 +205,11 @@ def export(
                 if ep.get("error") or (row.get("correct") is not True and not include_wrong):
                     counts["not_correct"] += 1
                     continue
+                if trajectory:
+                    traj = episode_trajectory(ep)
+                    if traj is None or traj.klass not in trajectory:
+                        counts["no_trajectory" if traj is None else "other_trajectory"] += 1
+                        continue
                 question = ep.get("prompt") or f"{run_dir}#{ep.get('id')}"
                 if per_question and taken[question] >= per_question:
                     counts["beyond_per_question"] += 1
@@ -234,9 +255,18 @@ def main(argv: list[str] | None = None) -> None:
         help="also export episodes whose answer was wrong (not the paper's filtering: for "
         "inspection and tests)",
     )
+    p.add_argument(
+        "--trajectory",
+        default="",
+        metavar="CLASS[,CLASS]",
+        help="only episodes of these answer-trajectory classes: " + ", ".join(CLASSES),
+    )
     a = p.parse_args(argv)
+    classes = tuple(c.strip() for c in a.trajectory.split(",") if c.strip())
     try:
-        counts = export(a.runs, a.out, a.format, a.per_question, a.visible_only, a.include_wrong)
+        counts = export(
+            a.runs, a.out, a.format, a.per_question, a.visible_only, a.include_wrong, classes
+        )
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -244,7 +274,14 @@ def main(argv: list[str] | None = None) -> None:
         f"{counts['records']} records from {counts['exported_episodes']} correct episodes "
         f"({counts['episodes']} read; {counts['not_correct']} not correct, "
         f"{counts['beyond_per_question']} beyond --per-question, "
-        f"{counts['no_used_calls']} without usable calls) → {a.out}"
+        f"{counts['no_used_calls']} without usable calls"
+        + (
+            f", {counts['other_trajectory']} of another trajectory, "
+            f"{counts['no_trajectory']} without graded answers"
+            if classes
+            else ""
+        )
+        + f") → {a.out}"
     )
 
 

@@ -306,3 +306,42 @@ def test_single_agent_trajectory():
     }
     t = episode_trajectory(ep)
     assert t.strip == "✓" and t.klass == "right_throughout" and t.steps[0].tokens == 7
+
+
+def test_export_selects_episodes_by_trajectory(three, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+    from training.export import export
+
+    run_dir = three[0]
+    out = tmp_path / "rescued.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.export", str(run_dir), "--out", str(out)]
+        + ["--trajectory", "rescued"],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["question"] for r in records] == ["Simplify $\\frac{2}{4}$."]  # B only
+    assert "2 not correct" in proc.stdout
+    counts = export(
+        [str(run_dir)], tmp_path / "t.jsonl", trajectory=("talked_out",), include_wrong=True
+    )
+    assert counts["exported_episodes"] == 1 and counts["other_trajectory"] == 2
+    bad = subprocess.run(
+        [sys.executable, "-m", "training.export", str(run_dir), "--out", str(out)]
+        + ["--trajectory", "talked_out"],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "--include-wrong" in bad.stderr
