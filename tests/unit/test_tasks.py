@@ -162,7 +162,15 @@ def test_gpqa_csv_and_missing_token(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
     monkeypatch.delenv("HARNESS_DATA_DIR", raising=False)
-    with pytest.raises(DataError, match="gated.*HF_TOKEN"):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no stored login token either
+    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+
+    def refused(*a, **k):
+        raise ConnectionError("401 Client Error: gated dataset")
+
+    monkeypatch.setattr("datasets.load_dataset", refused)
+    with pytest.raises(DataError, match="gated.*no token was found.*HF_TOKEN"):
         get_task(cfg("gpqa_diamond")).load()
 
 
@@ -222,12 +230,16 @@ def test_humaneval_prompt_hides_tests(tmp_path) -> None:
 # -- SciBench, CommonGen ---------------------------------------------------------------------
 
 
-def test_scibench_ids_are_line_numbers(tmp_path) -> None:
+def test_scibench_ids_come_from_source_and_problemid(tmp_path) -> None:
     rec = {"problem_text": "How much?", "answer_latex": " 50.7", "answer_number": "50.7",
            "unit": "$\\mathrm{atm}$ ", "source": "atkins", "problemid": " 1", "comment": " "}  # fmt: skip
-    path = write_jsonl(tmp_path / "s.jsonl", [rec, dict(rec), {**rec, "answer_number": "−2"}])
-    problems = get_task(cfg("scibench", data_files=str(path))).load()
-    assert [p.id for p in problems] == ["1", "2", "3"] and problems[2].reference == -2.0
+    rows = [rec, dict(rec), {**rec, "answer_number": "−2", "problemid": " 2"}]
+    problems = get_task(
+        cfg("scibench", data_files=str(write_jsonl(tmp_path / "s.jsonl", rows)))
+    ).load()
+    # (source, problemid) repeats upstream: the second one is numbered, not the row position.
+    assert [p.id for p in problems] == ["atkins/1", "atkins/1#2", "atkins/2"]
+    assert problems[2].reference == -2.0
     assert "\\mathrm{atm}" in problems[0].prompt
 
 
