@@ -1,4 +1,8 @@
-"""Shared fixtures: where the real benchmark data and the model cache are, and a CLI runner."""
+"""Shared fixtures: where the real benchmark data and the model cache are, and a CLI runner.
+
+Under CI (``CI=true``) nothing may skip: a part a selected test needs (the benchmark data, vLLM,
+Chromium) that is missing stops the run before any test with one line naming it, and any other
+skip is reported as a failure, so a broken install cannot turn into a green run."""
 
 from __future__ import annotations
 
@@ -14,6 +18,78 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("HARNESS_DATA_DIR") or ROOT.parent / "shared" / "benchmarks")
 CACHE = Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "harness")
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing_data() -> str | None:
+    if (DATA_DIR / "math500.jsonl").exists():
+        return None
+    return f"benchmark data not found in {DATA_DIR} (HARNESS_DATA_DIR, or ../shared/benchmarks)"
+
+
+def missing_vllm() -> str | None:
+    try:
+        import vllm  # noqa: F401
+    except Exception as e:  # an ImportError, or a broken build failing as it loads
+        return (
+            f"vLLM is not importable by {sys.executable} ({type(e).__name__}: {e}); "
+            "build .venv-vllm with scripts/setup_vllm.sh"
+        )
+    return None
+
+
+def missing_browser() -> str | None:
+    from harness.view import browser
+
+    return browser.missing()
+
+
+def missing_part(why: str) -> None:
+    """A part this test needs is not installed: a skip on a developer's machine, a failure under
+    CI."""
+    if CI:
+        pytest.fail(f"CI=true and {why}", pytrace=False)
+    pytest.skip(why)
+
+
+# What a selected test needs, by the fixture or marker that says so.
+NEEDS = {"data_dir": missing_data, "vllm": missing_vllm, "browser": missing_browser}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under CI, a missing part that a selected test needs ends the run here, in one line."""
+    if not CI:
+        return
+    wanted = set()
+    for item in session.items:
+        wanted |= {name for name in NEEDS if name in item.fixturenames}
+        wanted |= {m.name for m in item.iter_markers() if m.name in NEEDS}
+    for name in sorted(wanted):
+        why = NEEDS[name]()
+        if why:
+            pytest.exit(f"CI=true and {why}", returncode=pytest.ExitCode.TESTS_FAILED)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under CI a skip is a failure: whatever a test skips on is a part CI must have."""
+    outcome = yield
+    report = outcome.get_result()
+    if CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"CI=true: the test skipped ({reason}); CI must have every part"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """The same for a whole module skipped while it is collected (``importorskip``)."""
+    outcome = yield
+    report = outcome.get_result()
+    if CI and report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: {collector.nodeid} skipped ({reason}); CI must have every part"
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -65,9 +141,31 @@ def read_jsonl(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    if not (DATA_DIR / "math500.jsonl").exists():
-        pytest.skip(f"benchmark data not found in {DATA_DIR}")
+    why = missing_data()
+    if why:
+        missing_part(why)
     return DATA_DIR
+
+
+def _check_parts(node: pytest.Item | pytest.Collector) -> None:
+    for name in ("vllm", "browser"):
+        if node.get_closest_marker(name):
+            why = NEEDS[name]()
+            if why:
+                missing_part(why)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _module_parts(request: pytest.FixtureRequest) -> None:
+    """A module marked ``vllm`` or ``browser`` skips (fails under CI) where that part is
+    missing, before its module-scoped fixtures try to use it."""
+    _check_parts(request.node)
+
+
+@pytest.fixture(autouse=True)
+def _parts(request: pytest.FixtureRequest) -> None:
+    """The same for a single test so marked."""
+    _check_parts(request.node)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """The vLLM engine for real, on vLLM's CPU build and the tiny model. Runs only where vLLM is
 installed (``.venv-vllm``, built by scripts/setup_vllm.sh; the CI step .ci/vllm_step.sh runs
-``.venv-vllm/bin/python -m pytest -m vllm tests/engines``); the core suite skips it.
+``.venv-vllm/bin/python -m pytest -m vllm tests/engines``); the core suite deselects it
+(``-m "not slow"``, ``-m "slow and not vllm"``).
 
 Every in-process test shares one event loop (``asyncio.Runner``), as the CLI does: vLLM's
 ``AsyncLLM`` cannot move to another loop. The engine is the one ``build_engine`` keeps loaded,
@@ -18,19 +19,18 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-pytest.importorskip("vllm")
-psutil = pytest.importorskip("psutil")
+from harness.engines import build_engine, close_all, loaded_engines
+from harness.engines.base import Request, RequestRejected, SamplingParams
+from harness.engines.prompting import prompt_ids
+from harness.engines.vllm_engine import VllmEngine
+from harness.runner import run_async
+from harness.settings import compose
+from tests.conftest import ROOT, cli_env, read_jsonl
 
-from harness.engines import build_engine, close_all, loaded_engines  # noqa: E402
-from harness.engines.base import Request, RequestRejected, SamplingParams  # noqa: E402
-from harness.engines.prompting import prompt_ids  # noqa: E402
-from harness.engines.vllm_engine import VllmEngine  # noqa: E402
-from harness.runner import run_async  # noqa: E402
-from harness.settings import compose  # noqa: E402
-from tests.conftest import ROOT, cli_env, read_jsonl  # noqa: E402
-
+# vLLM missing: the tests skip, and fail under CI (tests/conftest.py), before any fixture loads it
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 MODEL = ["model=tiny", "model.engine=vllm", "model.max_model_len=512"]

@@ -199,8 +199,6 @@ def test_an_unregistered_name_is_a_clean_error(sft):
 
 
 def test_any_checkpoint_folder_through_model_hf(sft):
-    if not (ROOT / "conf" / "model" / "hf.yaml").exists():
-        pytest.skip("conf/model/hf.yaml (the serving engine's generic HF model) is not there")
     folder = json.loads((sft["train_dir"] / "checkpoints.json").read_text())[0]["path"]
     out = sft["tmp"] / "eval_hf"
     proc = run_cli(

@@ -36,8 +36,6 @@ def _score_all(task, pairs):
     ],
 )  # fmt: skip
 def test_evalplus_tasks_on_fixtures(name: str, file: str, wrong: str) -> None:
-    pytest.importorskip("evalplus")
-    pytest.importorskip("harness.sandbox")
     task = get_task({"task": name, "data_files": str(FIXTURES / "evalplus" / file)})
     problems = task.load()
     assert len(problems) == 2 and all(p.entry_point for p in problems)
@@ -52,8 +50,6 @@ def test_evalplus_tasks_on_fixtures(name: str, file: str, wrong: str) -> None:
 
 
 def test_evalplus_special_oracles_apply() -> None:
-    pytest.importorskip("evalplus")
-    pytest.importorskip("harness.sandbox")
     task = get_task({"task": "mbpp_plus",
                      "data_files": str(FIXTURES / "evalplus" / "mbpp_plus_mini.jsonl")})  # fmt: skip
     p = task.load()[1]
@@ -66,7 +62,6 @@ def test_evalplus_special_oracles_apply() -> None:
 
 @pytest.mark.slow
 def test_lm_eval_task_from_local_yaml(tmp_path: Path) -> None:
-    pytest.importorskip("lm_eval")
     src = FIXTURES / "lm_eval"
     yaml = (src / "harness_fixture_arith.yaml").read_text()
     (tmp_path / "harness_fixture_arith.yaml").write_text(
