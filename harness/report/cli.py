@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> list[Path]:
     from harness.report.plots import cost_plot, scaling_plots
     from harness.report.points import load_points
     from harness.report.render import dataframe, write_all
+    from harness.report.trajectory import trajectory_report
 
     points = load_points(args.paths) if args.paths else []
     if args.wandb:
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> list[Path]:
     files = write_all(entries, out, args.note)
     files += scaling_plots(entries, out, args.note)
     files += cost_plot(points, out, args.note, cost=args.cost)
+    files += trajectory_report(points, out, args.note)  # what the discussion did, per point
     counts = Counter(p.status for p in points)
     print(
         f"{len(points)} points: "

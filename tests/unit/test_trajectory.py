@@ -345,3 +345,33 @@ def test_export_selects_episodes_by_trajectory(three, tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and "--include-wrong" in bad.stderr
+
+
+def test_report_table_and_plot(three, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    run_dir = three[0]
+    out = tmp_path / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.report", str(run_dir), "--out", str(out)],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "trajectories.md").read_text()
+    # the per-point row: first proposal 1/3, final 1/3, one flip each way with its step kind
+    # (gain: -1, +1, 0 over three problems: s.e. sqrt(3/2 · 2) / 3 = 57.7%)
+    assert "| 33.3 ± 33.3 | 33.3 ± 33.3 | 0.0 ± 57.7 | 1 (revision 1) | 1 (new_round 1) |" in md
+    assert "25.0 ± 28.6 (n=4)" in md  # the evaluator accepted 1 of 4 wrong answers
+    # the per-step table of the point
+    assert "| r1.revise2 | 0.0 ± 0.0 | 3 |" in md and "| r2.propose | 33.3 ± 33.3 | 3 |" in md
+    assert "rescued 1, talked out 1, wrong throughout 1" in md
+    png = out / "trajectory_scaling.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert (out / "trajectories.csv").read_text().count("\n") == 2
