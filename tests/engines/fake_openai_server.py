@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import select
 import socket
 import threading
 import time
@@ -27,11 +28,27 @@ THOUGHT = "SECRET-THOUGHT"  # put in the reasoning field; must never come back i
 FAULTS = (
     "http500",  # 500 Internal Server Error
     "rate_limited",  # 429 with Retry-After
-    "slow",  # the answer comes after the client's timeout
+    "slow",  # the answer comes after slow_s, unless the client gives up (its timeout) first
     "dropped",  # the connection closes without an answer
     "context_clamp",  # 400: prompt + max_tokens too long; a smaller max_tokens fits
     "context_full",  # 400: the prompt alone fills the context
 )
+
+
+def hung_up(conn: socket.socket, seconds: float) -> bool:
+    """Wait ``seconds`` for the client to close ``conn``: True as soon as it does (a test of a
+    timeout waits for that timeout, not for a fixed sleep), False when the time is up."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([conn], [], [], left)
+        if readable:
+            try:
+                if conn.recv(1, socket.MSG_PEEK) == b"":
+                    return True
+            except OSError:
+                return True
+            time.sleep(min(left, 0.05))  # more bytes from the client: not a hang-up
+    return False
 
 
 @dataclass
@@ -153,8 +170,8 @@ class FakeOpenAI:
         if fault == "rate_limited":
             headers = {"Retry-After": f"{self.script.retry_after_s:g}"}
             return self._send(h, 429, {"error": {"message": "Rate limit reached"}}, headers)
-        if fault == "slow":
-            time.sleep(self.script.slow_s)
+        if fault == "slow" and hung_up(h.connection, self.script.slow_s):
+            return None  # the client's own timeout ended the call: nothing to answer
         if fault == "dropped":
             h.close_connection = True
             try:

@@ -23,7 +23,7 @@ def _args(url: str, run_dir: Path, *extra: str) -> list[str]:
         "model=openai",
         f"model.base_url={url}",
         "model.api_key_env=HARNESS_TEST_API_KEY",
-        "model.timeout_s=3",
+        "model.timeout_s=15",  # a busy machine's answer comes in time; "slow" waits it out
         "model.retry.backoff_base_s=0.05",
         "model.retry.backoff_max_s=0.2",
         "model.price={input: 1.0, cached_input: 0.5, output: 2.0}",
@@ -39,7 +39,7 @@ def _args(url: str, run_dir: Path, *extra: str) -> list[str]:
 
 @pytest.mark.slow
 def test_run_survives_every_fault_and_counts_exactly(data_dir, tmp_path):
-    script = Script(faults=(*FAULTS, "ok", "ok"), api_key=KEY, retry_after_s=1.0, slow_s=8.0)
+    script = Script(faults=(*FAULTS, "ok", "ok"), api_key=KEY, retry_after_s=1.0, slow_s=300)
     run_dir = tmp_path / "run"
     with FakeOpenAI(script) as srv:
         proc = run_cli(
