@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.trajectory import episode_trajectory, flip_seq
 from harness.transcript import timeline
 
 WRONG, NO_ANSWER, SANDBOX, ENGINE, INTERNAL = (
@@ -19,7 +20,15 @@ WRONG, NO_ANSWER, SANDBOX, ENGINE, INTERNAL = (
     "engine error",
     "internal error",
 )
-FAILURES = (WRONG, NO_ANSWER, SANDBOX, ENGINE, INTERNAL)
+# A missing answer split by why it was not read (results.jsonl's no_answer_cause), so the
+# filter shows when a number is limited by extraction rather than by the model.
+NO_ANSWER_CAUSES = {
+    "no_anchor": "no answer: none stated",
+    "several_answers": "no answer: several stated",
+    "unparseable": "no answer: unreadable",
+    "empty_response": "no answer: empty reply",
+}
+FAILURES = (WRONG, NO_ANSWER, *NO_ANSWER_CAUSES.values(), SANDBOX, ENGINE, INTERNAL)
 
 
 # How the runner records an episode that raised: "TypeError: …".
@@ -51,7 +60,9 @@ def failure(row: dict[str, Any], ep: dict[str, Any] | None) -> str | None:
         return ENGINE
     if _CRASH.match(str(row.get("error") or "")):
         return INTERNAL
-    return NO_ANSWER if no_answer else WRONG
+    if not no_answer:
+        return WRONG
+    return NO_ANSWER_CAUSES.get(str(row.get("no_answer_cause")), NO_ANSWER)
 
 
 def reference(row: dict[str, Any], ep: dict[str, Any] | None) -> str | None:
@@ -124,7 +135,17 @@ def table_row(n: int, row: dict[str, Any], ep: dict[str, Any] | None) -> dict[st
         "ceo": ceo_summary(ceo_decisions(row, ep)),
         "failure": failure(row, ep),
         "reason": row.get("reason") or row.get("error"),
+        **_trajectory(ep),
     }
+
+
+def _trajectory(ep: dict[str, Any] | None) -> dict[str, Any]:
+    """The graded answer trajectory (harness.trajectory): the strip (✓ ✗ — per graded answer),
+    its class and the seq of the call that decided it (flipped it right→wrong or back)."""
+    t = episode_trajectory(ep) if ep else None
+    if t is None:
+        return {}
+    return {"trajectory": t.strip, "trajectory_class": t.klass, "flip": flip_seq(t)}
 
 
 def _raw_adds_nothing(call: dict[str, Any]) -> bool:
@@ -165,5 +186,6 @@ def episode_body(row: dict[str, Any], ep: dict[str, Any] | None) -> dict[str, An
         "error": row.get("error") or ep.get("error"),
         "judge": (row.get("score_details") or {}).get("judge"),
         "missing": not ep,
+        **_trajectory(ep),
         "items": [_item(x) for x in timeline(ep)] if ep else [],
     }

@@ -208,6 +208,26 @@
       add(box, el("span", "badge stop", "stop"), kv("by", ev.by));
       return genericFields(ev, new Set(["by"]));
     },
+    graded(ev, box) {
+      add(box, gradeBadge(ev));
+      if (ev.step === "round_final") add(box, el("span", "muted", "the answer round " + ev.round + " ended with"));
+      return genericFields(ev, new Set(["status", "step", "version", "adopted", "iteration"]));
+    },
+  };
+
+  // Answer trajectories (harness.trajectory): each graded answer as ✓ ✗ — ?.
+  const GRADE = { correct: "✓", wrong: "✗", no_answer: "—", error: "?" };
+  function gradeBadge(ev) {
+    const s = String(ev.status);
+    const text = (GRADE[s] || "?") + " " + s.replace(/_/g, " ") + (ev.adopted === false ? " (not adopted)" : "");
+    const b = el("span", "badge grade grade-" + token(s), text);
+    b.title = "graded by the task's scorer" + (ev.answer ? ": " + short(ev.answer, 200) : "");
+    return b;
+  }
+  const FLIP_NOTE = {
+    talked_out: "this step talked the system out of a right answer",
+    rescued: "this step rescued a wrong answer",
+    recovered: "this step made a right answer wrong (recovered later)",
   };
 
   function eventView(ev) {
@@ -220,9 +240,13 @@
     return box;
   }
 
-  function callView(c, attached) {
+  function callView(c, attached, flipNote) {
     const role = String(c.role || "call");
     const card = el("div", "call role-" + token(role));
+    if (flipNote) {
+      card.classList.add("flip");
+      add(card, el("div", "flip-note", "⚑ " + flipNote));
+    }
     card.dataset.role = role;
     const head = add(el("div", "call-head"), el("span", "role", role));
     if (c.agent) add(head, el("span", "agent", "#" + c.agent));
@@ -231,6 +255,7 @@
     if (c.attempt) add(head, el("span", "badge warn", "retry " + c.attempt));
     for (const ev of attached) {
       if (ev.kind === "verdict") add(head, el("span", "badge " + token(verdictText(ev.agree)), verdictText(ev.agree)));
+      if (ev.kind === "graded") add(head, gradeBadge(ev));
     }
     const meta = el("span", "meta");
     const toks = fmtNum(c.prompt_tokens) + " → " + fmtNum(c.completion_tokens) + " tok";
@@ -252,7 +277,7 @@
       }, "thinking-box"));
     }
     add(card, textBlock(c.output, "output"));
-    for (const ev of attached) add(card, eventView(ev));
+    for (const ev of attached) if (ev.kind !== "graded") add(card, eventView(ev));
     const msgs = Array.isArray(c.messages) ? c.messages : [];
     add(card, lazyDetails("prompt (" + msgs.length + " messages)", function () {
       const box = el("div", "messages");
@@ -279,6 +304,7 @@
     add(head, el("span", "badge " + (ep.correct ? "agree" : "disagree"), ep.correct ? "correct" : "wrong"));
     if (ep.mas) add(head, kv("system", ep.mas));
     if (ep.attempt) add(head, kv("attempt", ep.attempt));
+    if (ep.trajectory) add(head, kv("trajectory", ep.trajectory + " · " + String(ep.trajectory_class || "").replace(/_/g, " "), "traj"));
     add(box, head);
     add(box, labelled("answer", ep.answer === null || ep.answer === undefined ? "(none)" : ep.answer, "code"));
     add(box, labelled("reference", ep.reference === null || ep.reference === undefined ? "(not recorded)" : ep.reference, "code"));
@@ -295,6 +321,7 @@
     const roleOf = new Map(calls.map(function (c) { return [c.seq, c.role]; }));
     function attachable(ev) {
       if (typeof ev.call !== "number" || !roleOf.has(ev.call) || typeof ev.seq !== "number") return false;
+      if (ev.kind === "graded" && ev.step !== "round_final") return true;  // the grade of its answer
       const role = roleOf.get(ev.call);
       return calls.every(function (c) { return c.seq <= ev.call || c.seq >= ev.seq || c.role === role; });
     }
@@ -321,7 +348,8 @@
       const calls = list.filter(function (x) { return x.type === "call"; }).length;
       add(sec, el("h4", null, (r ? "Round " + r : "Outside rounds") + " · " + calls + " calls"));
       for (const x of list) {
-        add(sec, x.type === "call" ? callView(x, attached.get(x.seq) || []) : eventView(x));
+        const note = x.type === "call" && x.seq === ep.flip ? FLIP_NOTE[ep.trajectory_class] || "this step changed the answer" : null;
+        add(sec, x.type === "call" ? callView(x, attached.get(x.seq) || [], note) : eventView(x));
       }
       add(box, sec);
     }
@@ -354,11 +382,13 @@
   let columns;
   if (!COMPARE) {
     const hasCeo = rows.some(function (r) { return r.ceo; });
+    const hasTraj = rows.some(function (r) { return r.trajectory; });
     columns = [
       { label: "#", get: field(self, "n"), num: true, w: "44px" },
       { label: "problem", get: field(self, "id"), w: "17%" },
       repeats && { label: "rep", get: field(self, "repeat"), num: true, w: "40px" },
       { label: "✓", get: function (r) { return r.correct ? 1 : 0; }, show: function (r) { return mark(r.correct); }, cls: function (r) { return r.correct ? "yes" : "no"; }, num: true, w: "34px" },
+      hasTraj && { label: "trajectory", get: field(self, "trajectory"), cls: function () { return "traj"; }, w: "92px" },
       { label: "answer", get: field(self, "answer"), w: "13%" },
       { label: "reference", get: field(self, "reference"), w: "11%" },
       { label: "rounds", get: field(self, "rounds"), num: true, w: "62px" },
@@ -412,6 +442,7 @@
   }
   let byChange = null;
   let byCorrect = null;
+  let byTraj = null;
   if (COMPARE) {
     const flips = rows.filter(function (r) { return r.change === "lost" || r.change === "gained"; }).length;
     const opts = [["", "all problems (" + rows.length + ")"], ["flipped", "flipped (" + flips + ")"]];
@@ -423,6 +454,15 @@
   } else {
     const right = rows.filter(function (r) { return r.correct; }).length;
     byCorrect = select("filter-correct", "correctness", [["", "all (" + rows.length + ")"], ["correct", "correct (" + right + ")"], ["wrong", "wrong (" + (rows.length - right) + ")"]]);
+    if (rows.some(function (r) { return r.trajectory_class; })) {
+      const kinds = [["talked_out", "right, then talked out of it"], ["rescued", "wrong, then rescued"],
+        ["recovered", "right, wrong, right again"], ["right_throughout", "right throughout"], ["wrong_throughout", "wrong throughout"]];
+      const opts = [["", "any trajectory"]];
+      for (const [k, text] of kinds) {
+        opts.push([k, text + " (" + rows.filter(function (r) { return r.trajectory_class === k; }).length + ")"]);
+      }
+      byTraj = select("filter-trajectory", "trajectory", opts);
+    }
   }
   function failuresOf(r) {
     return COMPARE ? [r.a && r.a.failure, r.b && r.b.failure] : [r.failure];
@@ -546,7 +586,9 @@
     const c = byCorrect ? byCorrect.value : "";
     const ch = byChange ? byChange.value : "";
     const f = byFailure.value;
+    const t = byTraj ? byTraj.value : "";
     const r = e.r;
+    if (t && r.trajectory_class !== t) return false;
     if (q && e.hay.indexOf(q) < 0) return false;
     if (c && (c === "correct") !== Boolean(r.correct)) return false;
     if (ch && (ch === "flipped" ? r.change !== "lost" && r.change !== "gained" : r.change !== ch)) return false;
@@ -560,7 +602,7 @@
     renderBody();
   }
   search.addEventListener("input", applyFilter);
-  for (const s of [byCorrect, byChange, byFailure]) if (s) s.addEventListener("change", applyFilter);
+  for (const s of [byCorrect, byChange, byFailure, byTraj]) if (s) s.addEventListener("change", applyFilter);
 
   async function toggle(e) {
     if (e.detail) {
