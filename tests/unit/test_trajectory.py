@@ -375,3 +375,50 @@ def test_report_table_and_plot(three, tmp_path):
     png = out / "trajectory_scaling.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert (out / "trajectories.csv").read_text().count("\n") == 2
+
+
+def test_code_answers_are_graded_by_the_hidden_tests_in_the_sandbox(tmp_path, monkeypatch):
+    from tasks.code import CodeTask
+
+    seen: Counter[str] = Counter()
+    real = CodeTask.score
+
+    async def counting(self: Any, problem: Any, response: str, ctx: Any) -> Any:
+        seen[response] += 1
+        return await real(self, problem, response, ctx)
+
+    monkeypatch.setattr(CodeTask, "score", counting)
+    wrong = "```python\ndef not_the_function():\n    return 0\n```"
+
+    def build(model_cfg: Any, problems: list[Any], **_: Any) -> PerProblem:
+        p = problems[0]
+        script = {"solver": [wrong, p.reference_response], "critic": [DISAGREE, AGREE]}
+        return PerProblem({p.id: {**script, "evaluator": [ev(1)]}})
+
+    monkeypatch.setattr(runner, "build_engine", build)
+    cfg = compose(
+        [
+            "model=oracle",
+            "mas=agentverse",
+            "benchmark=mbpp_sanitized",
+            "limit=1",
+            "agents=2",
+            "turns=1",
+            "critic_rounds=1",
+            "run.progress=false",
+            "tracking.wandb.mode=disabled",
+        ]
+    )
+    s = asyncio.run(runner.run_async(cfg, tmp_path))
+    assert (s["n"], s["correct"], s["sandbox_errors"]) == (1, 1, 0)
+    assert s["trajectory_classes"]["rescued"] == 1 and s["flips_wrong_to_right_revision"] == 1
+    assert s["trajectory_grading_errors"] == 0
+    (_, ep), *_ = read_episodes(tmp_path)
+    graded = [e for e in ep["events"] if e["kind"] == "graded"]
+    assert [(e["step"], e["status"]) for e in graded] == [
+        ("propose", "wrong"),
+        ("revise", "correct"),
+        ("round_final", "correct"),
+    ]
+    # the wrong draft ran the hidden tests once; the final answer was graded once, by the run
+    assert list(seen.values()) == [1, 1] and seen[wrong] == 1
