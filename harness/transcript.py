@@ -79,6 +79,9 @@ Event kinds (``kind``; every event also has ``seq``, ``round``, ``call``):
   max_tokens, temperature of the re-ask): a reasoning model's cut-off thinking and what was done
 - ``engine_error``: a call error the episode went on after (reason, fatal: bool)
 - ``internal_error``: error, traceback
+- ``graded`` (``version`` 1, added after the episode by ``harness.trajectory``): one
+  intermediate answer graded by the task's scorer: step (propose | revise | answer |
+  round_final), iteration, status (correct | wrong | no_answer | error), answer, adopted
 """
 
 from __future__ import annotations
