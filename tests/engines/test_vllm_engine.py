@@ -264,7 +264,7 @@ def test_sigterm_mid_generation_leaves_no_process(tmp_path, data_dir):
     assert any("VLLM" in _cmd(psutil.Process(p)) for p in w.pids if _running(p))
     w.proc.send_signal(signal.SIGTERM)
     code = w.wait(timeout=120)
-    assert code != 0
+    assert code == 130, w.output[-3000:]  # interrupted (README)
     assert not w.left_running(), [(p, _cmd(psutil.Process(p))) for p in w.pids if _running(p)]
     assert log.exists()
 

@@ -151,7 +151,7 @@ def test_a_crashed_and_a_killed_point_show_as_incomplete(tmp_path, data_dir):
         f"hydra.sweep.dir={sweep}",
         timeout=900,
     )
-    assert r.returncode != 0  # the sweep reports its failed point
+    assert r.returncode == 2  # the sweep reports its failed point (bad input, README)
     # a point killed (-9) while running
     killed = tmp_path / "killed"
     proc = start_cli("model=tiny", "mas=single", "tokens=16", "limit=40", f"hydra.run.dir={killed}")
@@ -186,7 +186,7 @@ def test_a_failed_points_own_error_is_in_the_leaderboard(tmp_path, data_dir):
         f"hydra.sweep.dir={sweep}",
         timeout=600,
     )
-    assert r.returncode != 0 and "missing.jsonl" in r.stderr
+    assert r.returncode == 2 and "missing.jsonl" in r.stderr
     out = tmp_path / "report"
     assert "1 points: 1 failed" in _report(str(sweep), "--out", str(out)).stdout
     assert "missing.jsonl" in (out / "leaderboard.md").read_text()
