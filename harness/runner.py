@@ -208,6 +208,8 @@ async def _run(
         ]
         if session.not_recorded and error is None:
             error = f"{session.not_recorded} problems hit engine errors and were not recorded"
+        if prior.get("served_model") and "served_model" not in session.stats:
+            session.stats["served_model"] = prior["served_model"]  # a resume with nothing to do
         summary = summarize(
             rows,
             cfg=plain,
@@ -352,6 +354,11 @@ async def _run_pending(
     unknown = getattr(engine, "unknown_ids", None)
     if unknown:
         stats["unknown_ids"] = unknown
+    # The model id the server's answers named (an API alias reaches whatever the provider
+    # serves today): summary.json's served_model, the leaderboard's name for the row.
+    served = getattr(getattr(engine, "inner", engine), "served_model", None)
+    if served:
+        stats["served_model"] = served
 
 
 def _first(group: BaseExceptionGroup) -> BaseException:

@@ -62,7 +62,12 @@ _PROMPT_SIZE = re.compile(
     r"|messages resulted in (\d+) tokens|context limit: (\d+) \+|prompt is too long: (\d+)",
     re.I,
 )
-_OUTPUT_CAP = re.compile(r"supports at most (\d+) completion tokens", re.I)
+# A cap on max_tokens: OpenAI's wording, and DeepSeek's 400 for deepseek-chat ("Invalid
+# max_tokens value, the valid range of max_tokens is [1, 8192]").
+_OUTPUT_CAP = re.compile(
+    r"supports at most (\d+) completion tokens|valid range of max_tokens is \[\d+, ?(\d+)\]",
+    re.I,
+)
 _CONTEXT_WORDS = (
     "context length",
     "context_length",
@@ -95,6 +100,8 @@ class OpenAIEngine(Engine):
         self.name = s.name
         self.model_id = s.model_id
         self.context_length = s.context_length
+        self.output_cap: int | None = s.max_output_tokens
+        self.served_model: str | None = None  # the model id the server's answers name
         self.calls = 0
         self.retries = 0  # transient failures retried, all calls
         self._api_key: str | None = None
@@ -195,9 +202,13 @@ class OpenAIEngine(Engine):
         if not self._started:
             await self.start()
         asked = max(1, int(request.params.max_tokens))
-        body = self.body(request, asked)
         clamp: dict[str, int] | None = None
-        retries = 0
+        cap = self.output_cap
+        if cap is not None and asked > cap:
+            # The provider refuses more than its output cap: ask for the cap, and say so.
+            clamp = {"asked": asked, "sent": cap, "cap": cap}
+        body = self.body(request, clamp["sent"] if clamp else asked)
+        retries, refitted = 0, False
         while True:
             try:
                 resp, n = await self._with_retries(
@@ -207,13 +218,35 @@ class OpenAIEngine(Engine):
                 break
             except ContextError as exc:
                 retries += exc.retries
-                fits = exc.fits(asked)
-                if clamp is not None or fits is None or fits < 1:
+                fits = exc.fits(clamp["sent"] if clamp else asked)
+                if refitted or fits is None or fits < 1:
                     raise RequestRejected(exc.message, finish_reason="length") from None
+                refitted = True
                 clamp = {"asked": asked, "sent": fits}
+                learned = exc.output_cap()
+                if learned is not None:
+                    # A cap the config did not know: every later call is clamped up front.
+                    self.output_cap = learned
+                    clamp["cap"] = learned
+                    log.warning(
+                        "%s: the server caps max_tokens at %d (set model.max_output_tokens=%d)",
+                        self.name,
+                        learned,
+                        learned,
+                    )
                 body = self.body(request, fits)
         self.calls += 1
+        self._note_served(resp)
         return self._completion(resp, asked, clamp, retries)
+
+    def _note_served(self, resp: Any) -> None:
+        """The model id the server reports answering with (an alias such as deepseek-chat
+        names whatever the provider serves today), for summary.json and the leaderboard."""
+        served = getattr(resp, "model", None)
+        if served and served != self.served_model:
+            if self.served_model is not None:
+                log.warning("%s: the server now answers as %s", self.name, served)
+            self.served_model = str(served)
 
     def _completion(
         self, resp: Any, asked: int, clamp: dict[str, int] | None, retries: int
@@ -324,11 +357,16 @@ class ContextError(Exception):
         self.message = message
         self.retries = 0
 
+    def output_cap(self) -> int | None:
+        """The cap on max_tokens the error names, if it is that kind of error."""
+        cap = _OUTPUT_CAP.search(self.message)
+        return _number(cap) if cap else None
+
     def fits(self, asked: int) -> int | None:
         """The max_tokens the error says would fit, if it says."""
-        cap = _OUTPUT_CAP.search(self.message)
-        if cap:
-            return min(asked - 1, int(cap.group(1)))
+        cap = self.output_cap()
+        if cap is not None:
+            return min(asked - 1, cap)
         limit = _CONTEXT_LIMIT.search(self.message)
         prompt = _PROMPT_SIZE.search(self.message)
         if limit and prompt:

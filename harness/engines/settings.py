@@ -81,6 +81,9 @@ class ApiModelSettings:
     sampling_params: list[str]  # which of temperature, top_p, seed, stop the API accepts
     prefix_mode: str  # continue_final_message (vLLM) | none (prefix requests are refused)
     context_length: int | None  # null: ask the server (vLLM lists max_model_len), else unknown
+    # The most tokens one answer may ask for (the provider's cap on max_tokens, e.g. 8192 for
+    # deepseek-chat); a larger request is sent with this many and the clamp recorded. null: none
+    max_output_tokens: int | None
     extra_body: dict[str, Any]  # sent as is (e.g. reasoning_effort)
     price: Price | None
 
@@ -117,7 +120,7 @@ def model_settings(node: Any) -> LocalModelSettings | ApiModelSettings | TableMo
         if "base_url" not in data:
             raise ConfigError(
                 f"model.engine={kind} needs an API model config: model={kind} "
-                f"model.base_url=URL (or model=gpt-4o, o3-mini, deepseek-r1, deepseek-v3)"
+                f"model.base_url=URL (or model=gpt-4o, o3-mini, deepseek-reasoner, deepseek-chat)"
             )
         s = from_node(ApiModelSettings, data, "model")
         _check_choice("model.max_tokens_param", s.max_tokens_param, MAX_TOKENS_PARAMS)

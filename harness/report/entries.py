@@ -12,7 +12,7 @@ are kept apart as variants named by their config hash.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.identity import UNUSED_BY_MAS
@@ -66,8 +66,33 @@ def make_entries(points: list[Point], pool_seeds: bool = True) -> list[Entry]:
         if poolable:
             entries.append(_pooled(group))
         else:
-            entries.extend(_single(p, variant=_variant(p) if clash else "") for p in group)
+            entries.extend(_same_config(group, clash, pool_seeds))
     return sorted(entries, key=_order)
+
+
+def _same_config(group: list[Point], clash: bool, pool: bool) -> list[Entry]:
+    """Points that are runs of one configuration (one config hash, e.g. the same command in
+    two sweep dirs) become one entry, their result lines pooled and the row marked "N runs";
+    without result lines to pool, each is its own row named by its directory, so no row of
+    the accuracy table hides another's figures."""
+    by_config: dict[str, list[Point]] = defaultdict(list)
+    for p in group:
+        by_config[p.config_hash or p.source].append(p)
+    out = []
+    for same in by_config.values():
+        variant = _variant(same[0]) if clash else ""
+        if len(same) == 1:
+            out.append(_single(same[0], variant=variant))
+        elif pool and all(_has_rows(p) for p in same):
+            marked = (
+                f"{variant}, {len(same)} runs pooled" if variant else f"{len(same)} runs pooled"
+            )
+            out.append(replace(_pooled(same), variant=marked))
+        else:
+            for p in same:
+                run = p.source.rstrip("/").rsplit("/")[-1]
+                out.append(_single(p, variant=f"{variant}, run {run}" if variant else f"run {run}"))
+    return out
 
 
 def _has_rows(p: Point) -> bool:
@@ -100,7 +125,7 @@ def _pooled(group: list[Point]) -> Entry:
     if len(group) == 1:
         return _single(group[0])
     first = group[0]
-    seeds = sorted((p.knobs.get("seed") for p in group), key=sort_key)
+    seeds = sorted(dict.fromkeys(p.knobs.get("seed") for p in group), key=sort_key)
     rows = [r for p in group for r in (p.rows or [])]
     acc = stats.accuracy(rows) if rows else {}
     statuses = {p.status for p in group}

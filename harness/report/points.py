@@ -122,7 +122,7 @@ def _from_summary(
     derived = _from_rows(rows) if rows else {}
     return Point(
         source=source,
-        model=str(s.get("model") or _name(config, "model")),
+        model=model_label(s, config),
         mas=str(s.get("mas") or _name(config, "mas")),
         benchmark=str(s.get("benchmark") or _name(config, "benchmark")),
         knobs=knobs,
@@ -142,6 +142,17 @@ def _from_summary(
         config_hash=s.get("config_hash"),
         rows=rows or None,
     )
+
+
+def model_label(s: dict[str, Any], config: dict[str, Any]) -> str:
+    """The row's model: ``model.name``, unless it is only the generic API config's name
+    (``model=openai``: whatever the server serves), then the id the server reported."""
+    name = str(s.get("model") or _name(config, "model"))
+    served = s.get("served_model")
+    engine = (config.get("model") or {}).get("engine") if isinstance(config, dict) else None
+    if served and name == "openai" and engine in (None, "openai"):
+        return str(served)
+    return name
 
 
 def _from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -60,6 +60,9 @@ class Script:
     api_key: str | None = None  # expected bearer token; a wrong one gets 401
     status: int | None = None  # answer every request with this status (e.g. 401, 404)
     context_length: int = 4096
+    # A provider's cap on max_tokens: a larger request gets DeepSeek's 400 for deepseek-chat.
+    output_cap: int | None = None
+    served_model: str | None = None  # the id answers name (an alias's target); None: as asked
 
 
 @dataclass
@@ -195,6 +198,21 @@ class FakeOpenAI:
                     }
                 },
             )
+        cap = self.script.output_cap
+        if cap is not None and asked > cap:
+            return self._send(
+                h,
+                400,
+                {
+                    "error": {
+                        "message": f"Invalid max_tokens value, the valid range of max_tokens is "
+                        f"[1, {cap}]",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "invalid_request_error",
+                    }
+                },
+            )
         if fault == "context_full":
             return self._send(
                 h,
@@ -213,7 +231,7 @@ class FakeOpenAI:
             "id": f"chatcmpl-{key}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body.get("model"),
+            "model": self.script.served_model or body.get("model"),
             "choices": [
                 {
                     "index": 0,

@@ -215,7 +215,7 @@ def test_parameter_quirks_come_from_config(monkeypatch):
         r.params = SamplingParams(max_tokens=33, temperature=0.7, top_p=0.9, seed=5, stop=("X",))
         run(_one(engine(srv.url, "o3-mini"), r))
         run(_one(engine(srv.url, "gpt-4o"), r))
-        run(_one(engine(srv.url, "deepseek-r1"), r))
+        run(_one(engine(srv.url, "deepseek-reasoner"), r))
     o3, gpt4o, r1 = srv.log.bodies.values()
     assert o3["max_completion_tokens"] == 33 and "max_tokens" not in o3
     assert not {"temperature", "top_p", "seed"} & set(o3)

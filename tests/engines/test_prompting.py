@@ -83,7 +83,7 @@ def test_every_model_config_builds_its_settings():
     from harness.settings import CONF_DIR
 
     names = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
-    assert {"deepseek-r1", "deepseek-v3", "o3-mini", "gpt-4o", "openai", "hf"} <= set(names)
+    assert {"deepseek-reasoner", "deepseek-chat", "o3-mini", "gpt-4o", "openai", "hf"} <= set(names)
     for name in names:
         over = ["model.path=/x"] if name in ("hf", "replay") else []
         s = model_settings(compose([f"model={name}", *over]).model)
