@@ -436,6 +436,8 @@ async def _episode(
             for k in ("calls", "prompt_tokens", "completion_tokens", "rounds", "agents")
         },
         "reasoning_tokens": sum(int(getattr(c, "reasoning_tokens", 0) or 0) for c in calls),
+        # why no answer was read (harness.scoring.extract.CAUSES); None when one was
+        "no_answer_cause": no_answer_cause(score),
         "engine_retries": sum(int(getattr(c, "engine_retries", 0) or 0) for c in calls),
         "cost_usd": _cost(calls),
         "tokens_by_role": totals["by_role"],
@@ -472,6 +474,16 @@ def _cost(calls: list[Any]) -> float | None:
 def _prior_sessions(prior: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(prior.get("sessions"), list):
         return prior["sessions"]
+def no_answer_cause(score: Score) -> str | None:
+    """The extractor's cause, or "scoring_error" / "no_anchor" when a scorer gave none."""
+    if score.answer not in (None, ""):
+        return None
+    cause = (score.details or {}).get("no_answer")
+    if cause:
+        return str(cause)
+    return "scoring_error" if (score.reason or "").startswith("scoring error") else "no_anchor"
+
+
     if prior.get("wall_s_total") is not None:  # a summary written before sessions were kept
         return [{"wall_s": prior["wall_s_total"], "outcome": "unknown"}]
     return []

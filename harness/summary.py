@@ -66,6 +66,8 @@ def summarize(
             "no_answer_rate": round(sum(r.get("answer") in (None, "") for r in rows) / len(rows), 6)
             if rows
             else None,
+            # no_answer split by cause (harness.scoring.extract.CAUSES): extraction, not the model
+            "no_answer_causes": no_answer_causes(rows),
             "calls": _sum(r.get("calls") for r in rows),
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -115,6 +117,17 @@ def summarize(
     summary.update(trajectory or {})
     summary.update(engine_stats)
     return summary
+
+
+def no_answer_causes(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows without an answer, counted by ``no_answer_cause`` (rows written before the cause
+    was recorded count as "unknown")."""
+    out: dict[str, int] = {}
+    for r in rows:
+        if r.get("answer") in (None, ""):
+            cause = str(r.get("no_answer_cause") or "unknown")
+            out[cause] = out.get(cause, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def _sum(values: Iterable[Any]) -> int:

@@ -9,12 +9,13 @@ measured CPU time (``ScoringContext.code_limits``), so machine load cannot flip 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from harness.problem import Problem, Score
 from harness.scoring.context import ScoringContext
-from harness.scoring.extract import extract_code
-from harness.scoring.scorers import run_tests
+from harness.scoring.extract import Extraction, extract_code
+from harness.scoring.scorers import no_answer, run_tests
 from tasks.base import Task
 
 
@@ -31,19 +32,34 @@ class CodeTask(Task):
         """(the program: the solution and what it needs, the hidden tests run after it)."""
         raise NotImplementedError
 
-    def extract(self, problem: Problem, response: str) -> tuple[str | None, str, str | None]:
-        ex = extract_code(response or "", problem.entry_point)
-        return ex.answer, ex.method, ex.note
+    def completion_prompt(self, problem: Problem) -> str | None:
+        """The code a reply that is only the function's body continues (HumanEval's format)."""
+        return None
+
+    def extract(self, problem: Problem, response: str) -> Extraction:
+        """The one code extractor (``harness.scoring.extract.extract_code``: evalplus's
+        sanitizer) for every code task."""
+        return extract_code(
+            response or "",
+            problem.entry_point,
+            self.completion_prompt(problem),
+            keep=self.test_names(problem),
+        )
+
+    def test_names(self, problem: Problem) -> frozenset[str]:
+        """Names the hidden tests use (a model's class the tests build must not be dropped)."""
+        return frozenset(re.findall(r"[A-Za-z_]\w*", str(problem.reference_text or "")))
 
     def reference_code(self, problem: Problem) -> str | None:
-        return self.extract(problem, problem.reference_response)[0]
+        return self.extract(problem, problem.reference_response).answer
 
     async def score(self, problem: Problem, response: str, ctx: ScoringContext) -> Score:
         try:
-            code, method, note = self.extract(problem, response)
-            details: dict[str, Any] = {"extraction": method}
+            ex = self.extract(problem, response)
+            code, note = ex.answer, ex.note
+            details: dict[str, Any] = {"extraction": ex.method}
             if code is None or not code.strip():
-                return Score(False, None, note or "no code block", details)
+                return no_answer(ex)
             reference = self.reference_code(problem) or ""
             limits = await ctx.code_limits(
                 self.name, problem.id, *self.program_parts(problem, reference)

@@ -150,16 +150,13 @@ class _EvalPlusTask(CodeTask):
             meta={"n_tests": len(inputs)},
         )
 
-    def extract(self, problem: Problem, response: str) -> tuple[str | None, str, str | None]:
-        from evalplus.sanitize import sanitize
+    def test_names(self, problem: Problem) -> frozenset[str]:
+        return frozenset()  # the comparison calls the entry point only
 
-        try:
-            code = sanitize(response or "", problem.entry_point)
-        except Exception as exc:  # noqa: BLE001 - tree-sitter on arbitrary text
-            return None, "none", f"sanitizer failed: {type(exc).__name__}"
-        if not code.strip():
-            return None, "none", "no code with the entry point"
-        return code, "evalplus.sanitize", None
+    def completion_prompt(self, problem: Problem) -> str | None:
+        # HumanEval+ prompts are the function's head: a body-only reply continues it (the
+        # extractor only uses a prompt that defines the entry point, so MBPP+'s is ignored).
+        return problem.prompt
 
     def program_parts(self, problem: Problem, code: str) -> tuple[str, str]:
         from evalplus.eval import _special_oracle

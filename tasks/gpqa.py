@@ -156,6 +156,7 @@ class GpqaDiamond(Task):
 
     async def score(self, problem: Problem, response: str, ctx: ScoringContext) -> Score:
         try:
-            return await score_letter(response or "", str(problem.reference), LETTERS)
+            choices = problem.meta.get("choices")
+            return await score_letter(response or "", str(problem.reference), LETTERS, choices)
         except Exception as exc:  # noqa: BLE001 - scoring must never abort a run
             return Score(False, None, f"scoring error: {type(exc).__name__}: {exc}")

@@ -26,6 +26,9 @@ class HumanEval(CodeTask):
             entry_point=str(record["entry_point"]),
         )
 
+    def completion_prompt(self, problem: Problem) -> str | None:
+        return str(problem.reference["prompt"])
+
     def program_parts(self, problem: Problem, code: str) -> tuple[str, str]:
         # The prompt goes first so its imports and helper functions (HumanEval/10's
         # is_palindrome, /38's encode_cyclic) exist even when the model omits them; the

@@ -133,7 +133,12 @@ class LmEvalTask(Task):
                 problem.reference, strip_thinking(response or "")
             )
             reason = None if correct else f"lm-eval metrics: {per_filter}"[:300]
-            return Score(correct, str(answer), reason, {"lm_eval": per_filter})
+            details: dict[str, Any] = {"lm_eval": per_filter}
+            if not correct and str(answer).strip() in ("", "[invalid]"):
+                # lm-eval's filters found nothing: its fallback value is no answer
+                details["no_answer"] = "no_anchor"
+                return Score(False, None, reason, details)
+            return Score(correct, str(answer), reason, details)
         except Exception as exc:  # noqa: BLE001 - scoring must never abort a run
             return Score(False, None, f"scoring error: {type(exc).__name__}: {exc}")
 

@@ -464,14 +464,17 @@ async def evaluate(st: State, test_report: str) -> Evaluation:
 
 
 def finish(st: State) -> None:
-    """The latest solution is the episode's response; say why when it is likely unusable."""
+    """The latest solution is the episode's response; say why when it is likely unusable.
+
+    An unusable final solution (no box, no code block) is the model's wrong answer, graded as
+    such with its no-answer cause; it is recorded as an event, not as the episode's ``error``,
+    which is kept for what went wrong in the harness or the engine (an engine failure is
+    already on its call record)."""
     result = st.ep.result
     result.response = st.solution
     if result.error is None and st.issue:
-        if st.solution.strip():
-            result.error = f"final solution unusable: {st.issue}"
-        else:
-            result.error = f"no solution: {st.issue}"
+        kind = "final solution unusable" if st.solution.strip() else "no solution"
+        st.ep.event("final_solution_issue", round=st.round, call=None, reason=f"{kind}: {st.issue}")
 
 
 def _fallback(st: State, role: str, asked: Asked, *, used: Any, agent: int = 0) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from harness.identity import UNUSED_BY_MAS
 from harness.report.points import KNOBS, Point, sum_roles
 from harness.scoring import stats
+from harness.summary import no_answer_causes
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Entry:
     no_answer: int | None
     tokens_by_role: dict[str, dict[str, int]] | None
     errors: list[str] = field(default_factory=list)
+    no_answer_causes: dict[str, int] | None = None  # why answers were not read, by cause
 
     @property
     def row(self) -> tuple[str, str, str]:
@@ -118,6 +120,7 @@ def _single(p: Point, variant: str = "") -> Entry:
         no_answer=p.no_answer,
         tokens_by_role=p.tokens_by_role,
         errors=[p.error] if p.error and p.status != "complete" else [],
+        no_answer_causes=p.no_answer_causes,
     )
 
 
@@ -155,6 +158,7 @@ def _pooled(group: list[Point]) -> Entry:
         no_answer=sum(1 for r in rows if r.get("answer") in (None, "")),
         tokens_by_role=sum_roles(r.get("tokens_by_role") for r in rows),
         errors=[f"seed {p.knobs.get('seed')}: {p.error}" for p in group if p.error],
+        no_answer_causes=no_answer_causes(rows),
     )
 
 

@@ -48,6 +48,7 @@ class Point:
     no_answer: int | None = None
     tokens_by_role: dict[str, dict[str, int]] | None = None
     error: str | None = None
+    no_answer_causes: dict[str, int] | None = None  # summary.json's split of no_answer
     config_hash: str | None = None
     rows: list[dict[str, Any]] | None = field(default=None, repr=False)  # results, when on disk
 
@@ -137,6 +138,7 @@ def _from_summary(
             "completion_tokens_per_problem", derived.get("completion_tokens_per_problem")
         ),
         no_answer=s.get("no_answer", derived.get("no_answer")),
+        no_answer_causes=s.get("no_answer_causes") or derived.get("no_answer_causes"),
         tokens_by_role=s.get("tokens_by_role") or derived.get("tokens_by_role"),
         error=s.get("error"),
         config_hash=s.get("config_hash"),
@@ -155,6 +157,13 @@ def model_label(s: dict[str, Any], config: dict[str, Any]) -> str:
     return name
 
 
+def no_answer_causes(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows without an answer by ``no_answer_cause`` (as summary.json counts them)."""
+    from harness.summary import no_answer_causes as count
+
+    return count(rows)
+
+
 def _from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Figures a summary may lack, from results lines (``answer: null`` = nothing extracted)."""
     if not rows:
@@ -165,6 +174,7 @@ def _from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "tokens_per_problem": (prompt + completion) / len(rows),
         "completion_tokens_per_problem": completion / len(rows),
         "no_answer": sum(1 for r in rows if r.get("answer") in (None, "")),
+        "no_answer_causes": no_answer_causes(rows),
         "tokens_by_role": sum_roles(r.get("tokens_by_role") for r in rows),
     }
 

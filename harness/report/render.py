@@ -141,8 +141,22 @@ def markdown(entries: list[Entry], note: str | None = None) -> str:
         ]
         out += _md_table(["model", "system", *t.benchmarks], body, right_from=2) + [""]
     out += _md_roles(entries, varying)
+    out += _md_no_answer(entries)
     out += _md_problems(entries)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _md_no_answer(entries: list[Entry]) -> list[str]:
+    """Why answers were not read, per entry that has any (results.jsonl's no_answer_cause):
+    a figure limited by extraction, not by the model, shows here."""
+    rows = [e for e in entries if e.no_answer_causes]
+    if not rows:
+        return []
+    out = ["## Answers not read, by cause", ""]
+    for e in rows:
+        causes = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in e.no_answer_causes.items())
+        out.append(f"- {e.model} · {e.mas} · {e.benchmark} ({setting_label(e.setting)}): {causes}")
+    return out + [""]
 
 
 def table_title(t: Table, varying: bool) -> str:
@@ -322,6 +336,7 @@ def dataframe(entries: list[Entry]) -> pd.DataFrame:
             "completion_tokens_per_problem": e.completion_tokens_per_problem,
             "no_answer": e.no_answer,
             "no_answer_rate": e.no_answer_rate,
+            **{f"no_answer_{k}": v for k, v in (e.no_answer_causes or {}).items()},
         }
         for r in roles:
             f = (e.tokens_by_role or {}).get(r)

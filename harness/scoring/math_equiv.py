@@ -37,6 +37,15 @@ _FRAC_SHORT = re.compile(r"\\[dt]?frac\s*([0-9a-zA-Z])\s*([0-9a-zA-Z])")
 _FRAC_HALF = re.compile(r"\\[dt]?frac\s*(\{[^{}]*\})\s*([0-9a-zA-Z])")
 _FRAC_FIRST = re.compile(r"\\[dt]?frac\s*([0-9a-zA-Z])\s*\{")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*([0-9a-zA-Z])")
+# Percent written as a word or an abbreviation, bare or in \text{} (Inspect AI's math scorer
+# reads these as "%"): "12.5 percent", "12.5 pct", "12.5 percentage", "\frac14\text{ percent}".
+_PERCENT_WORD = re.compile(
+    r"\s*(?:\\[,;: ]|~)*(?:\\(?:text|mbox|mathrm|textrm)\{\s*)?"
+    r"(?:per\s*cent(?:age)?s?|pct\.?)\s*\}?\s*$",
+    re.IGNORECASE,
+)
+# One side of an equation that is a variable: "x", "y_1", "n", "\theta" ("x = 7", "7 = x").
+_VARIABLE = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?\s*$")
 
 
 def fix_shorthand(s: str) -> str:
@@ -87,10 +96,21 @@ def variants(s: str) -> list[str]:
         add(m.group("num"))
     if _DEGREES.search(base):
         add(_DEGREES.sub("", base))
+    word = _PERCENT_WORD.search(base)
+    if word and word.start() > 0:
+        base = base[: word.start()] + "\\%"
+        add(base)
     if "%" in base:
         stripped = base.replace("\\%", "").replace("%", "").strip()
         add(stripped)
-        add(f"\\frac{{{stripped}}}{{100}}")
+        add(fix_shorthand(stripped))
+        add(f"\\frac{{{fix_shorthand(stripped)}}}{{100}}")
+    if base.count("=") == 1 and not re.search(r"[<>]|\\[lg]eq?|\\neq", base):
+        left, right = base.split("=")
+        if _VARIABLE.match(left) and not _VARIABLE.match(right):
+            add(right)
+        elif _VARIABLE.match(right) and not _VARIABLE.match(left):
+            add(left)
     return out
 
 

@@ -9,16 +9,23 @@ from functools import lru_cache
 from typing import Any
 
 from harness.problem import Score
-from harness.scoring.extract import extract_letter, extract_math, strip_thinking
+from harness.scoring.extract import Extraction, extract_letter, extract_math, strip_thinking
 from harness.scoring.limits import CodeLimits
 from harness.scoring.math_equiv import UNDECIDED, math_equal, variants
+
+
+def no_answer(ex: Extraction, details: dict[str, Any] | None = None) -> Score:
+    """A wrong answer that could not be read, with the cause (``details["no_answer"]``, one of
+    ``harness.scoring.extract.CAUSES``) that results.jsonl and summary.json report."""
+    return Score(False, None, ex.note, {**(details or {}), "extraction": ex.method,
+                                         "no_answer": ex.cause or "no_anchor"})  # fmt: skip
 
 
 async def score_math(response: str, gold: str, ctx: Any) -> Score:
     ex = extract_math(response)
     details: dict[str, Any] = {"extraction": ex.method}
     if ex.answer is None:
-        return Score(False, None, ex.note, details)
+        return no_answer(ex)
     ok, how = await math_equal(ex.answer, gold, ctx)
     details["equivalence"] = how
     if how.startswith(UNDECIDED):
@@ -48,7 +55,7 @@ async def score_integer(response: str, gold: int, ctx: Any = None) -> Score:
     ex = extract_math(response)
     details: dict[str, Any] = {"extraction": ex.method}
     if ex.answer is None:
-        return Score(False, None, ex.note, details)
+        return no_answer(ex)
     value = parse_integer(ex.answer)
     if value is None:
         return Score(False, ex.answer, _join(ex.note, f"not an integer: {ex.answer!r}"), details)
@@ -56,11 +63,15 @@ async def score_integer(response: str, gold: int, ctx: Any = None) -> Score:
     return Score(ok, str(value), ex.note if ok else _join(ex.note, f"{value} != {gold}"), details)
 
 
-async def score_letter(response: str, gold: str, letters: str = "ABCD") -> Score:
-    ex = extract_letter(response, letters)
+async def score_letter(
+    response: str, gold: str, letters: str = "ABCD", choices: list[str] | None = None
+) -> Score:
+    """``choices``: the choices' texts in letter order, for replies that state a choice's text
+    instead of its letter."""
+    ex = extract_letter(response, letters, choices)
     details: dict[str, Any] = {"extraction": ex.method}
     if ex.answer is None:
-        return Score(False, None, ex.note, details)
+        return no_answer(ex)
     ok = ex.answer == gold.upper()
     return Score(
         ok, ex.answer, ex.note if ok else _join(ex.note, f"{ex.answer} != {gold}"), details
@@ -107,7 +118,7 @@ async def score_numeric(response: str, gold: float, rel_tol: float, ctx: Any = N
     ex = extract_math(response)
     details: dict[str, Any] = {"extraction": ex.method, "rel_tol": rel_tol}
     if ex.answer is None:
-        return Score(False, None, ex.note, details)
+        return no_answer(ex, details)
     value = parse_number(ex.answer)
     if value is None:
         return Score(False, ex.answer, _join(ex.note, f"no number in {ex.answer!r}"), details)

@@ -283,7 +283,9 @@ def test_garbage_from_every_role_finishes_with_reason() -> None:
     result = run(make("ceo", turns=2, parse_retries=1), engine)
     assert result.rounds == 2
     assert result.response == garbage
-    assert result.error and "boxed" in result.error
+    # an unusable final solution is a wrong answer (an event), not an episode error
+    assert result.error is None
+    assert "boxed" in events(result, "final_solution_issue")[0]["reason"]
     failed = Counter(e["role"] for e in events(result, "parse_failed"))
     assert set(failed) == {"ceo", "recruiter", "solver", "critic", "evaluator"}
     fallbacks = {e["role"] for e in events(result, "fallback")}
@@ -305,7 +307,9 @@ def test_garbage_code_task_with_sandbox() -> None:
         {r: "???" for r in ("recruiter", "solver", "critic", "executor", "evaluator")}, "code"
     )
     result = run(make(turns=1, sandbox=sandbox), engine, CODE)
-    assert result.error and "code block" in result.error
+    # an unusable final solution is a wrong answer (an event), not an episode error
+    assert result.error is None
+    assert "code block" in events(result, "final_solution_issue")[0]["reason"]
     assert sandbox.programs == []  # no code to run
     assert events(result, "executor_skipped")[0]["reason"] == "solution has no code block"
 

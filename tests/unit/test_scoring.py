@@ -48,9 +48,10 @@ def test_letter_extraction(text: str, letter: str) -> None:
 def test_letter_scoring() -> None:
     assert run(score_letter("\\boxed{B}", "B")).correct
     s = run(score_letter("\\boxed{E}", "B"))
-    assert not s.correct and s.answer is None and "not one of" in s.reason
+    assert not s.correct and s.answer is None and "no choice letter" in s.reason
+    assert s.details["no_answer"] == "unparseable"
     s = run(score_letter("no idea", "B"))
-    assert not s.correct and s.reason == "no boxed answer"
+    assert not s.correct and s.details["no_answer"] == "no_anchor"
 
 
 # -- integers (AIME) -------------------------------------------------------------------------
