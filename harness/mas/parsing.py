@@ -30,21 +30,36 @@ class ParseError(ValueError):
 
 # -- shared helpers -------------------------------------------------------------------------------
 
-_EMPH = re.compile(r"\*\*|__|(?<!\w)[*_](?![\s*])|(?<![\s*])[*_](?!\w)")
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
 }  # fmt: skip
+# Decoration around a field, never inside it: a heading mark or a colon before the value, an
+# emphasis marker standing alone at either end ("** Stop", "Stop **"), or one pair wrapping a
+# whole short single-line field ("**Stop**", "_8192_").
+_LEAD = re.compile(r"^(?:#+(?=\s)\s*|[:：]+\s*|(?:\*\*|__|\*|_)(?=\s|$)\s*)+")
+_TRAIL = re.compile(r"(?:\s+(?:\*\*|__|\*|_)|\s+)+$|^(?:\*\*|__|\*|_)$")
+_WRAPPED = re.compile(r"^(\*\*|__|\*|_)([^\n]{1,60}?)\1$")
 
 
 def clean(text: str) -> str:
-    """Free text without markdown emphasis and without the decoration around it."""
-    return _EMPH.sub("", text).strip().strip("*#:： \t\n").strip()
+    """A field's text without the decoration around it. The content is never changed: text
+    passed between agents keeps its ``x**2``, ``a_{2}``, ``x^{*}``, ``__init__`` and ``*args``
+    (the original passed it through, removing only the verdict tag)."""
+    s = _TRAIL.sub("", _LEAD.sub("", text.strip())).strip()
+    m = _WRAPPED.match(s)
+    if not m or m.group(2)[0] in "*_" or m.group(2)[-1] in "*_":
+        return s
+    inner = m.group(2)
+    # `__init__` is a name, not emphasis: underscores unwrap only a number or several words
+    if m.group(1)[0] == "_" and not (inner.strip().isdigit() or " " in inner.strip()):
+        return s
+    return inner.strip()
 
 
 def bare(text: str) -> str:
-    """A one-token value without any wrapping: ``<Stop>``, ``(1)``, ``"8k".``"""
-    return clean(text).strip("<>[]()\"'“”`.,;!-–—").strip()
+    """A one-token value without any wrapping: ``<Stop>``, ``(1)``, ``"8k".``, ``**1**``."""
+    return clean(text).strip("<>[]()\"'“”`.,;!-–—*_").strip()
 
 
 def parse_int(text: str) -> int:
@@ -96,7 +111,7 @@ def sections(text: str, labels: dict[str, list[str]]) -> dict[str, str]:
         stop = hits[j + 1][0] if j + 1 < len(hits) else len(text)
         value = text[end:stop]
         # the next header's own line decoration ("### ") belongs to it, not to this value
-        value = re.sub(r"[\s#>*_|,;-]*$", "", value)
+        value = re.sub(r"(?:\s+(?:#+|\*\*|__|>|\|)?)+$", "", value)
         out[key] = clean(value)
     return out
 

@@ -7,6 +7,7 @@ import pytest
 from harness.mas.parsing import (
     ParseError,
     check_solution,
+    clean,
     extract_code,
     parse_ceo,
     parse_critique,
@@ -134,7 +135,7 @@ def test_recruits() -> None:
         parse_recruits(text, 3)  # the duplicate does not count
     assert len(info.value.partial) == 2
     assert parse_recruits(text + "4. A chemist", 3) == [
-        "a mathematician in algebra",
+        "**A mathematician** in algebra",  # the description as written (the original's too)
         "a physicist",
         "a chemist",
     ]
@@ -181,3 +182,32 @@ def test_canned_responses_parse(domain: str) -> None:
     assert set(ROLES) == {RECRUITER, SOLVER, CRITIC, EXECUTOR, EVALUATOR, CEO}
     with pytest.raises(ValueError):
         canned_response("manager", domain)
+
+
+LATEX = r"Check x**2 + a_{2} = x^{*} and \frac{a_1}{b_2}; * is a product here"
+PYTHON = "def __init__(self, *args, **kwargs):\n    return x**2  # __dunder__ and _private"
+
+
+@pytest.mark.parametrize("content", [LATEX, PYTHON, "__init__", "*args", "x^{*}"])
+def test_clean_never_changes_content(content: str) -> None:
+    assert clean(content) == content
+    assert clean(f"  **  {content}\n") == content  # decoration around the field goes
+    critique = parse_critique(f"{content}\n[Disagree]")
+    assert critique.text == content
+    ev = parse_evaluation(
+        f"### Correctness: 0\n### Advice: {content}\n### Recruiting Suggestion: x"
+    )
+    assert ev.advice == content
+    ceo = parse_ceo(
+        f"**Decision:** Continue\n**Recruit Number:** 2\n**Direction:** {content}\n"
+        "**Maximum Tokens:** 8192"
+    )
+    assert ceo.direction == content
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("**Stop**", "Stop"), ("** 3 **", "3"), ("_8192_", "8192"), ("### 1", "1"), (": yes", "yes")],
+)
+def test_clean_strips_decoration_around_a_whole_short_field(field: str, value: str) -> None:
+    assert clean(field) == value
