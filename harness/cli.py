@@ -36,6 +36,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+import harness.cluster  # noqa: F401  (registers the job-GPUs resolver before Hydra composes)
 import harness.identity  # noqa: F401  (registers the run-id resolver before Hydra composes)
 from harness.errors import HarnessError
 
