@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from harness.errors import ConfigError
 from harness.identity import identity
+from harness.text import escape_surrogates
 from harness.transcript import iter_records
 
 
@@ -83,6 +84,11 @@ class RunStore:
         if self._results_f is None:
             self._results_f = self.results_path.open("a", encoding="utf-8")
             self._transcripts_f = self.transcripts_path.open("a", encoding="utf-8")
+        # Text no UTF-8 file can hold (a lone surrogate in a response, a program's output or an
+        # error message) is escaped in place, so the tracker and the viewer, which get these
+        # rows after the store, see the same safe text; the row records how many strings.
+        for row in (transcript, result):
+            _escape_in_place(row)
         # The transcript goes first so a result line never points at a missing transcript.
         _append_line(self._transcripts_f, transcript)
         _append_line(self._results_f, result)
@@ -103,8 +109,31 @@ class RunStore:
         self._results_f = self._transcripts_f = None
 
 
+ESCAPED_KEY = "text_escaped"
+
+
+def _escape_in_place(row: dict[str, Any]) -> None:
+    """Escape lone surrogates in ``row`` (see harness.text.escape_surrogates), recording the
+    number of strings changed under ``text_escaped``; a clean row is left untouched."""
+    try:
+        json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
+        return
+    except UnicodeEncodeError:
+        pass
+    clean, changed = escape_surrogates(json.loads(json.dumps(row, default=str)))
+    row.clear()
+    row.update(clean)
+    row[ESCAPED_KEY] = int(row.get(ESCAPED_KEY) or 0) + changed
+
+
 def _append_line(f, row: dict[str, Any]) -> None:
-    f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    line = json.dumps(row, ensure_ascii=False, default=str)
+    try:
+        data = line + "\n"
+        data.encode("utf-8")
+    except UnicodeEncodeError:  # a row not passed through _escape_in_place: never crash
+        data = json.dumps(row, default=str) + "\n"
+    f.write(data)
     f.flush()
     os.fsync(f.fileno())
 

@@ -7,6 +7,7 @@ parsers, the scorers, the knobs and the engines all read model text through thes
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _THINK = re.compile(r"<think>(.*?)</think>", re.S)
 
@@ -80,3 +81,33 @@ def read_token_count(value: str) -> int | None:
     if not m:
         return None
     return int(float(m.group(1)) * (1024 if m.group(2) else 1))
+
+
+def escape_surrogates(value: Any) -> tuple[Any, int]:
+    """``value`` (a string, or lists / tuples / dicts of them, keys included) with every lone
+    UTF-16 surrogate (``"\\ud800"``, which a model or a program can produce and which no UTF-8
+    file, W&B or a browser can take) written as its escape text (``\\ud800``), and how many
+    strings were changed. Everything else is returned as is (the same object when unchanged)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8"), 1
+        return value, 0
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        changed = 0
+        for k, v in value.items():
+            k2, a = escape_surrogates(k)
+            v2, b = escape_surrogates(v)
+            out[k2] = v2
+            changed += a + b
+        return (out, changed) if changed else (value, 0)
+    if isinstance(value, (list, tuple)):
+        items = [escape_surrogates(v) for v in value]
+        changed = sum(n for _, n in items)
+        if not changed:
+            return value, 0
+        kind = tuple if isinstance(value, tuple) else list
+        return kind(v for v, _ in items), changed
+    return value, 0

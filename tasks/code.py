@@ -61,11 +61,12 @@ class CodeTask(Task):
             if code is None or not code.strip():
                 return no_answer(ex)
             reference = self.reference_code(problem) or ""
+            entry = problem.entry_point
             limits = await ctx.code_limits(
-                self.name, problem.id, *self.program_parts(problem, reference)
+                self.name, problem.id, *self.program_parts(problem, reference), entry_point=entry
             )
             program, tests = self.program_parts(problem, code)
-            ok, reason, run = await run_tests(program, tests, ctx, limits)
+            ok, reason, run = await run_tests(program, tests, ctx, limits, entry_point=entry)
             details.update(run)
             return Score(ok, code, reason if not ok else note, details)
         except Exception as exc:  # noqa: BLE001 - scoring must never abort a run

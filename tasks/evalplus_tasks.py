@@ -37,9 +37,10 @@ def _evalplus():
 
 
 # Our port of evalplus.eval.unsafe_execute's comparison (numpy-free, so the sandboxed
-# interpreter needs nothing beyond the standard library). It runs as the sandbox's hidden tests:
-# outputs are plain copies (``__harness_check__.plain``) before anything compares them, so the
-# candidate's own objects never decide the verdict.
+# interpreter needs nothing beyond the standard library). It runs as the sandbox's hidden tests,
+# in the tests process: the candidate runs in the solution process (the program part) and is
+# reached through ``__harness_check__.solution``, whose answers arrive as plain data, so neither
+# the reference, the inputs' expected outputs nor this loop are within the candidate's reach.
 _RUNNER = r"""
 import base64, copy, math, pickle, sys
 _D = pickle.loads(base64.b64decode(_PAYLOAD))
@@ -57,11 +58,10 @@ def _close(out, exp, atol):
         return len(out) == len(exp) and all(_close(o, e, atol) for o, e in zip(out, exp))
     return abs(out - exp) <= atol + 1e-07 * abs(exp)
 
-_ref_ns, _cand_ns = {}, {}
+_ref_ns = {}
 exec(_D["ref"], _ref_ns)
-exec(_D["code"], _cand_ns)
 ep, dataset = _D["entry_point"], _D["dataset"]
-ref_fn, fn = _ref_ns[ep], _cand_ns[ep]
+ref_fn, fn = _ref_ns[ep], __harness_check__.solution(ep)
 for i, inp in enumerate(_D["inputs"]):
     exp = _plain(ref_fn(*copy.deepcopy(inp)))
     out = _plain(fn(*copy.deepcopy(inp)))
@@ -163,16 +163,15 @@ class _EvalPlusTask(CodeTask):
 
         payload = {
             "ref": problem.reference["ref"],
-            "code": code,
             "inputs": problem.reference["inputs"],
             "atol": problem.reference["atol"],
             "entry_point": problem.entry_point,
             "dataset": self.dataset,
         }
         blob = base64.b64encode(pickle.dumps(payload)).decode()
-        # Everything runs in the tests part: the candidate's module code is exec'd by the
-        # runner, so an early exit there ends the tests before their completion report.
-        return "", f"{inspect.getsource(_special_oracle)}\n_PAYLOAD = {blob!r}\n{_RUNNER}"
+        # The candidate is the program part (the solution process); the reference, the inputs
+        # and the comparison are the tests part (the tests process).
+        return code, f"{inspect.getsource(_special_oracle)}\n_PAYLOAD = {blob!r}\n{_RUNNER}"
 
 
 class HumanEvalPlus(_EvalPlusTask):

@@ -72,10 +72,12 @@ class _Worker:
         except (OSError, ValueError):
             return ""
 
-    def request(self, req: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def request(self, req: dict[str, Any], timeout: float, payload: bytes = b"") -> dict[str, Any]:
+        """Send a request (and the raw bytes it announces, the hidden tests) and read the
+        reply."""
         data = json.dumps(req).encode()
         try:
-            self.proc.stdin.write(struct.pack(">I", len(data)) + data)
+            self.proc.stdin.write(struct.pack(">I", len(data)) + data + payload)
             self.proc.stdin.flush()
         except (BrokenPipeError, ValueError) as exc:
             raise WorkerError(f"worker gone: {exc}") from exc
@@ -271,14 +273,23 @@ class Sandbox:
         cpu_s: float | None = None,
         stdin: str | None = None,
         tests: str | None = None,
+        entry_point: str | None = None,
     ) -> ExecResult:
-        """Run ``program``; with ``tests`` (grading mode), then the hidden tests, whose
-        assertions compare plain copies, and pass only on evidence that all of them ran."""
+        """Run ``program``; with ``tests`` (grading mode), the hidden tests in a process of
+        their own against the program's answers, passing only on evidence that all of them
+        ran. ``entry_point``: the function under test, which the tests take from the program
+        even when it bears a builtin's name (MBPP's ``sum``); every other builtin name the
+        tests use is the genuine builtin."""
         timeout = float(timeout_s) if timeout_s else self.config.timeout_s
         limits = self.config.limits(timeout, cpu_s)
         req = {"program": program, "timeout_s": timeout, "limits": limits, "stdin": stdin}
+        payload = b""
         if tests is not None:
-            req["tests"] = tests
+            # The tests follow the request as raw bytes that the worker hands on to the tests
+            # process without reading them (see worker.py).
+            head = json.dumps({"entry_point": entry_point}) + "\n"
+            payload = (head + tests).encode("utf-8", "surrogatepass")
+            req["tests_bytes"] = len(payload)
         start = time.monotonic()
         try:
             worker = self._acquire()
@@ -286,7 +297,7 @@ class Sandbox:
             return self._error(f"sandbox unavailable: {exc}", start)
         healthy = False
         try:
-            raw = worker.request(req, timeout + BACKSTOP_GRACE_S)
+            raw = worker.request(req, timeout + BACKSTOP_GRACE_S, payload)
             healthy = "worker_error" not in raw
         except WorkerError as exc:
             return self._error(f"worker failed: {exc}", start)
@@ -306,6 +317,7 @@ class Sandbox:
         cpu_s: float | None = None,
         stdin: str | None = None,
         tests: str | None = None,
+        entry_point: str | None = None,
     ) -> ExecResult:
         with self._lock:
             if self._closed:
@@ -321,7 +333,12 @@ class Sandbox:
             return await loop.run_in_executor(
                 executor,
                 lambda: self.run_sync(
-                    program, timeout_s=timeout_s, cpu_s=cpu_s, stdin=stdin, tests=tests
+                    program,
+                    timeout_s=timeout_s,
+                    cpu_s=cpu_s,
+                    stdin=stdin,
+                    tests=tests,
+                    entry_point=entry_point,
                 ),
             )
         except asyncio.CancelledError:

@@ -16,10 +16,18 @@ user namespace), so a fork bomb in one program cannot starve the others or the w
 
 Protocol on fds 0/1: 4-byte big-endian length + JSON, one request then one reply.
 
-Grading mode (a request with ``tests``): the program runs, then its hidden tests through
-``grading.py`` (comparisons on plain copies); only then does the program read the run's random
-nonce from fd 4 and report it on fd 3. A pass needs that report *and* exit status 0 from init,
-so a program that ends early (``os._exit(0)``, ``sys.exit(0)``) fails.
+Grading mode (a request with ``tests_bytes``: the hidden tests follow the request on the pipe):
+init starts two processes. The *solution process* runs the program, then answers the requests
+of the *tests process* (``grading.serve``): names, calls, attributes. The tests process runs the
+hidden tests (``grading.py``) in a fresh namespace with the genuine builtins, where the
+solution's names are stand-ins that ask the solution process; every value comes back as data.
+The worker never reads the tests: it splices them from its request pipe into the tests
+process's pipe (``os.splice``, kernel to kernel), after the solution process's ancestors were
+forked, so no process that runs solution code ever held them in memory. A pass needs the tests
+process's completion report, on a pipe only it holds, and its exit status 0.
+
+Per program also: its own IPC namespace (System V shared memory, queues, semaphores) and a new
+session keyring; the memory of its whole process tree is watched (the sum of resident sizes).
 """
 
 from __future__ import annotations
@@ -30,7 +38,6 @@ import fcntl
 import json
 import os
 import resource
-import secrets
 import select
 import signal
 import struct
@@ -38,6 +45,7 @@ import sys
 import time
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -52,6 +60,14 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 
 PROGRAM_FILE = "program.py"
+# keyctl(2) by number: KEYCTL_JOIN_SESSION_KEYRING gives a process a new anonymous session
+# keyring, so keys a program adds never reach the next one (the user keyring is per user
+# namespace, and each program has its own).
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "i686": 288, "armv7l": 311, "ppc64le": 271,
+              "s390x": 280}  # fmt: skip
+KEYCTL_JOIN_SESSION_KEYRING = 1
+# How often the worker sums the resident memory of a running program's processes.
+MEMORY_POLL_S = 0.05
 REPORT_LIMIT = 8192
 # Modules most test programs import; importing them once here makes them free in every child.
 PREIMPORT = (
@@ -132,20 +148,21 @@ def probe_namespaces(want_net: bool) -> dict:
     if pid == 0:
         os.close(r)
         flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | (CLONE_NEWNET if want_net else 0)
-        ok = _libc.unshare(flags) == 0
+        ipc = _libc.unshare(flags | CLONE_NEWIPC) == 0
+        ok = ipc or _libc.unshare(flags) == 0
         if ok:
             try:
                 _enter_user_ns(os.getuid(), os.getgid())
                 _mount_tmpfs("/tmp", 1)
             except OSError:
                 ok = False
-        os.write(w, b"1" if ok else b"0")
+        os.write(w, (b"1" if ok else b"0") + (b"1" if ok and ipc else b"0"))
         os._exit(0)
     os.close(w)
-    ok = os.read(r, 1) == b"1"
+    got = os.read(r, 2)
     os.close(r)
     os.waitpid(pid, 0)
-    return {"userns": ok}
+    return {"userns": got[:1] == b"1", "ipc": got[1:2] == b"1"}
 
 
 def _enter_user_ns(uid: int, gid: int) -> None:
@@ -163,22 +180,29 @@ def _enter_user_ns(uid: int, gid: int) -> None:
 class _Fds:
     """The pipes of one run. ``status`` is written only by init (the program never holds it), so
     the exit status it carries is the kernel's, not the program's word; ``report`` is the
-    program's own fd 3 (exception details, and in grading mode the completion report), read as
-    untrusted; ``nonce`` (fd 4) holds the run's secret, read by the grading runtime only after
-    the last hidden test."""
+    program's own fd 3 (exception details), read as untrusted. In grading mode also: ``tests``
+    (the worker splices the hidden tests into it; only the tests process reads it), ``call`` and
+    ``answer`` between the tests process and the solution process, and ``done``, the tests
+    process's completion report, which no other process holds."""
 
-    def __init__(self) -> None:
+    def __init__(self, grading: bool) -> None:
         self.out_r, self.out_w = os.pipe()
         self.err_r, self.err_w = os.pipe()
         self.rep_r, self.rep_w = os.pipe()
         self.status_r, self.status_w = os.pipe()
-        self.nonce_r = self.nonce_w = -1
+        self.grading = grading
+        none = (-1, -1)
+        self.tests_r, self.tests_w = os.pipe() if grading else none
+        self.call_r, self.call_w = os.pipe() if grading else none
+        self.ans_r, self.ans_w = os.pipe() if grading else none
+        self.done_r, self.done_w = os.pipe() if grading else none
 
     def child_ends(self) -> list[int]:
-        return [self.out_w, self.err_w, self.rep_w, self.status_w, self.nonce_r]
+        return [self.out_w, self.err_w, self.rep_w, self.status_w, self.tests_r, self.call_r,
+                self.call_w, self.ans_r, self.ans_w, self.done_w]  # fmt: skip
 
     def parent_ends(self) -> list[int]:
-        return [self.out_r, self.err_r, self.rep_r, self.status_r]
+        return [self.out_r, self.err_r, self.rep_r, self.status_r, self.tests_w, self.done_r]
 
 
 def _report(fd: int, obj: dict) -> None:
@@ -223,14 +247,14 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _run_program(req: dict, report_fd: int, nonce_fd: int) -> int:
-    """Run the program (and, in grading mode, then its hidden tests); the exit code."""
+def _run_program(req: dict, report_fd: int) -> int:
+    """Run the program (and, in grading mode, then answer the tests process); the exit code."""
     import builtins
     import linecache
     import types
 
     source = req["program"]
-    tests = req.get("tests")
+    grading = "tests_bytes" in req
     code = 0
     # Tracebacks and inspect.getsource need the source; there is no file on disk to read.
     linecache.cache[PROGRAM_FILE] = (len(source), None, source.splitlines(True), PROGRAM_FILE)
@@ -242,26 +266,12 @@ def _run_program(req: dict, report_fd: int, nonce_fd: int) -> int:
     stage = "program"
     try:
         exec(compile(source, PROGRAM_FILE, "exec"), main.__dict__)
-        if tests is not None:
+        if grading:
             stage = "hidden tests"
-            compiled, must_run = _grading.compile_tests(tests)
-            name = _grading.TESTS_FILE
-            linecache.cache[name] = (len(tests), None, tests.splitlines(True), name)
-            checker = _grading.Checker()
-            # Whatever the solution installed to watch or steer the tests goes first.
-            sys.settrace(None)
-            sys.setprofile(None)
-            main.__dict__[_grading.CHECKER] = checker
-            exec(compiled, main.__dict__)
-            if checker.count < max(must_run, 1 if "assert" in tests else 0):
-                raise AssertionError(
-                    f"only {checker.count} of at least {must_run} hidden checks ran"
-                )
-            nonce = os.read(nonce_fd, 256).decode()
-            _report(report_fd, {"done": nonce, "checks": checker.count})
+            _grading.serve(main.__dict__, 4, 5)
     except SystemExit as exc:
         code = _exit_code(exc)
-        if tests is not None:
+        if grading:
             # Exit status 0 is no evidence that the tests ran: in grading mode any exit fails.
             when = "before" if stage == "program" else "during"
             why = f"the program exited (SystemExit({exc.code!r})) {when} the hidden tests"
@@ -288,6 +298,63 @@ def _run_program(req: dict, report_fd: int, nonce_fd: int) -> int:
         except BaseException:  # noqa: BLE001 - e.g. the reader is gone or the file is full
             pass
     return code
+
+
+def _run_tests(
+    report_fd: int, tests_fd: int, from_solution: int, to_solution: int, done_fd: int
+) -> int:
+    """The tests process: read the hidden tests, run them against the solution process's
+    answers, report completion on ``done_fd``; the exit code."""
+    import linecache
+
+    code = 0
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(tests_fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(tests_fd)
+        head, _, body = b"".join(chunks).partition(b"\n")
+        entry_point = json.loads(head).get("entry_point")
+        tests = body.decode("utf-8", "surrogatepass")
+        name = _grading.TESTS_FILE
+        linecache.cache[name] = (len(tests), None, tests.splitlines(True), name)
+        compiled, must_run = _grading.compile_tests(tests)
+        checker = _grading.Checker()
+        link = _grading.Link(to_solution, from_solution)
+        link.hello()
+        namespace = _grading.test_namespace(link, tests, checker, entry_point)
+        exec(compiled, namespace)
+        if checker.count < max(must_run, 1 if "assert" in tests else 0):
+            raise AssertionError(f"only {checker.count} of at least {must_run} hidden checks ran")
+        _report(done_fd, {"done": True, "checks": checker.count})
+    except SystemExit as exc:
+        code = _exit_code(exc) or 1
+        why = f"the hidden tests exited (SystemExit({exc.code!r}))"
+        _report(report_fd, {"exc": "SystemExit", "detail": why})
+    except BaseException as exc:  # noqa: BLE001 - a failing test is the verdict
+        if isinstance(exc, _grading.GradingError):
+            print(f"grading: {exc}", file=sys.stderr)  # not a test's failure: no traceback
+        else:
+            _print_exception(exc)
+        _report(report_fd, {"exc": type(exc).__name__, "detail": _exception_detail(exc)})
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    return code
+
+
+def _new_keyring() -> None:
+    import platform
+
+    number = SYS_KEYCTL.get(platform.machine())
+    if number is not None:
+        _libc.syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None)
 
 
 def _set_limits(lim: dict) -> None:
@@ -324,15 +391,16 @@ def _drop_capabilities() -> None:
     _check(_libc.capset(ctypes.byref(header), data), "capset")
 
 
-def _program_child(req: dict, fds: _Fds, workdir: str) -> None:
-    """The program process: std streams to pipes, limits on, then the program itself."""
+def _program_child(req: dict, fds: _Fds, workdir: str, role: str = "program") -> None:
+    """The program process (``role`` "program") or, in grading mode, the tests process
+    ("tests"): std streams to pipes, limits on, then the program or the hidden tests."""
     # Setup errors go to init's channel; it is closed (with every other fd above 4) before
     # the program's first line, so nothing the program writes can pose as the sandbox's word.
     status_fd = fcntl.fcntl(fds.status_w, fcntl.F_DUPFD_CLOEXEC, 16)
     try:
         # Own session and process group: killpg(0) or a terminal signal reaches only the program.
         os.setsid()
-        stdin_data = req.get("stdin")
+        stdin_data = req.get("stdin") if role == "program" else None
         if stdin_data:
             in_fd = os.memfd_create("stdin")
             os.write(in_fd, stdin_data.encode())
@@ -343,10 +411,19 @@ def _program_child(req: dict, fds: _Fds, workdir: str) -> None:
         os.dup2(fds.out_w, 1)
         os.dup2(fds.err_w, 2)
         os.dup2(fds.rep_w, 3, inheritable=False)
-        if fds.nonce_r >= 0:
-            os.dup2(fds.nonce_r, 4, inheritable=False)
+        # The solution process holds only its ends of the call pipes (4, 5); the tests
+        # process its own (4-7), the tests and the completion pipe among them.
+        if fds.grading and role == "program":
+            ends = [fds.call_r, fds.ans_w]
+        elif role == "tests":
+            ends = [fds.tests_r, fds.ans_r, fds.call_w, fds.done_w]
+        else:
+            ends = []
+        for n, fd in enumerate(ends, start=4):
+            os.dup2(fd, n, inheritable=False)
+        top = 4 + len(ends)
         # The program owns the std streams for its whole life, so no context managers below.
-        os.closerange(5, status_fd)
+        os.closerange(top, status_fd)
         os.closerange(status_fd + 1, 65536)
         os.makedirs(workdir, exist_ok=True)
         os.chdir(workdir)
@@ -354,7 +431,8 @@ def _program_child(req: dict, fds: _Fds, workdir: str) -> None:
         os.environ["PWD"] = workdir
         sys.path.insert(0, workdir)
         stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        # Text no UTF-8 stream can carry (a lone surrogate) is written as its escape.
+        stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         stderr = open(  # noqa: SIM115
             2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
         )
@@ -363,40 +441,73 @@ def _program_child(req: dict, fds: _Fds, workdir: str) -> None:
         sys.stderr = sys.__stderr__ = stderr
         signal.signal(signal.SIGINT, signal.default_int_handler)
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        _new_keyring()
         _set_limits(req["limits"])
         _drop_capabilities()
         os.close(status_fd)
     except BaseException as exc:  # noqa: BLE001
         _report(status_fd, {"setup_error": f"{type(exc).__name__}: {exc}"})
         os._exit(125)
-    os._exit(_run_program(req, 3, 4))
+    if role == "tests":
+        os._exit(_run_tests(3, 4, 5, 6, 7))
+    os._exit(_run_program(req, 3))
 
 
 def _init_child(req: dict, fds: _Fds, workdir: str) -> None:
-    """pid 1 of the program's namespace: start the program, reap, report its status."""
+    """pid 1 of the program's namespace: start the program (and in grading mode the tests
+    process), reap, report their status."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     # Not dumpable: the program may not open this process's descriptors through /proc.
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     pid = os.fork()
     if pid == 0:
         _program_child(req, fds, workdir)
-    for fd in (fds.out_w, fds.err_w, fds.rep_w, fds.nonce_r):
-        if fd >= 0:
+    tests_pid = None
+    if fds.grading:
+        tests_pid = os.fork()
+        if tests_pid == 0:
+            _program_child(req, fds, workdir, role="tests")
+    for fd in fds.child_ends():
+        if fd >= 0 and fd != fds.status_w:
             os.close(fd)
-    while True:
+    reaped: dict[int, tuple] = {}
+    killed_after_tests = False
+    while pid not in reaped or (tests_pid is not None and tests_pid not in reaped):
         try:
             wpid, status, ru = os.wait4(-1, 0)
         except ChildProcessError:
-            status, ru = None, None
             break
         except InterruptedError:
             continue
-        if wpid == pid:
-            break
-    if status is not None:
+        if wpid in (pid, tests_pid):
+            reaped[wpid] = (status, ru)
+        # The tests are over: the solution process gets a moment to flush its output (its
+        # answers loop ends when the tests process closes the pipe), then it ends.
+        if wpid == tests_pid and pid not in reaped and not _exits_within(pid, 1.0):
+            os.kill(pid, signal.SIGKILL)
+            killed_after_tests = True
+    if pid in reaped:
+        status, ru = reaped[pid]
         cpu = ru.ru_utime + ru.ru_stime
-        _report(fds.status_w, {"status": status, "cpu_s": cpu, "maxrss_kb": ru.ru_maxrss})
+        rep = {"status": status, "cpu_s": cpu, "program_cpu_s": cpu, "maxrss_kb": ru.ru_maxrss}
+        if tests_pid in reaped:
+            t_status, t_ru = reaped[tests_pid]
+            t_cpu = t_ru.ru_utime + t_ru.ru_stime
+            rep.update(tests_status=t_status, tests_cpu_s=t_cpu, cpu_s=cpu + t_cpu,
+                       killed_after_tests=killed_after_tests)  # fmt: skip
+        _report(fds.status_w, rep)
     os._exit(0)
+
+
+def _exits_within(pid: int, seconds: float) -> bool:
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return False
+    try:
+        return bool(select.select([pidfd], [], [], seconds)[0])
+    finally:
+        os.close(pidfd)
 
 
 def _supervisor_child(req: dict, fds: _Fds, ns: dict) -> None:
@@ -404,6 +515,8 @@ def _supervisor_child(req: dict, fds: _Fds, ns: dict) -> None:
         workdir = "/tmp/work"
         if ns["userns"]:
             flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID
+            if ns.get("ipc"):
+                flags |= CLONE_NEWIPC  # System V objects die with the program
             if ns["own_net"]:
                 flags |= CLONE_NEWNET
             _check(_libc.unshare(flags), "unshare")
@@ -467,15 +580,61 @@ def _lines(capture: _Capture) -> list[dict]:
     return out
 
 
+def _feed_tests(src: int, dst: int, count: int, state: dict) -> None:
+    """Move the hidden tests from the request pipe to the tests process's pipe in the kernel
+    (``os.splice``), so they never enter the worker's memory (which every later program
+    inherits). Whatever the tests process does not take is thrown away, keeping the request
+    stream in step."""
+    sink = -1
+    try:
+        while count > 0:
+            try:
+                moved = os.splice(src, dst if sink < 0 else sink, count)
+            except BrokenPipeError:
+                sink = os.open(os.devnull, os.O_WRONLY)
+                continue
+            except InterruptedError:
+                continue
+            if moved == 0:
+                state["eof"] = True  # the harness went away mid-request
+                break
+            count -= moved
+    except OSError as exc:
+        state["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        os.close(dst)
+        if sink >= 0:
+            os.close(sink)
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, in KiB (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    tree, frontier = set(), {root}
+    while frontier:
+        tree |= frontier
+        frontier = {p for p, pp in parents.items() if pp in frontier} - tree
+    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * page_kb
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 def execute(req: dict, ns: dict, proto_in: int) -> dict:
-    fds = _Fds()
-    grading = req.get("tests") is not None
-    nonce = None
-    if grading:
-        nonce = secrets.token_hex(16)
-        fds.nonce_r, fds.nonce_w = os.pipe()
-        os.write(fds.nonce_w, nonce.encode())
-        os.close(fds.nonce_w)
+    grading = "tests_bytes" in req
+    fds = _Fds(grading)
     fallback_dir = None
     if not ns["userns"]:
         import tempfile
@@ -487,11 +646,23 @@ def execute(req: dict, ns: dict, proto_in: int) -> dict:
     pid = os.fork()
     if pid == 0:
         for fd in fds.parent_ends():
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         _supervisor_child(req, fds, ns)
     for fd in fds.child_ends():
         if fd >= 0:
             os.close(fd)
+    feeder = None
+    feed_state: dict = {}
+    if grading:
+        import threading
+
+        feeder = threading.Thread(
+            target=_feed_tests,
+            args=(proto_in, fds.tests_w, int(req["tests_bytes"]), feed_state),
+            daemon=True,
+        )
+        feeder.start()
 
     limit = int(req["limits"].get("output_bytes") or 65536)
     caps = {
@@ -500,22 +671,41 @@ def execute(req: dict, ns: dict, proto_in: int) -> dict:
         fds.rep_r: _Capture(REPORT_LIMIT),
         fds.status_r: _Capture(REPORT_LIMIT),
     }
+    if grading:
+        caps[fds.done_r] = _Capture(REPORT_LIMIT)
     open_fds = set(caps)
     deadline = start + float(req["timeout_s"])
+    memory_kb = int(req["limits"].get("memory_mb") or 0) * 1024
+    next_memory_check = start + MEMORY_POLL_S
+    memory_peak_kb = 0
     timed_out = False
+    over_memory = False
     harness_gone = False
     kill_deadline = None
     while open_fds:
         now = time.monotonic()
-        if not timed_out and now >= deadline:
+        if not timed_out and not over_memory and now >= deadline:
             timed_out = True
             _kill_program(pid, ns)
             kill_deadline = now + 2.0
+        if memory_kb and kill_deadline is None and now >= next_memory_check:
+            # The address-space limit is per process; this bounds the whole tree.
+            memory_peak_kb = max(memory_peak_kb, _tree_rss_kb(pid))
+            next_memory_check = now + MEMORY_POLL_S
+            if memory_peak_kb > memory_kb:
+                over_memory = True
+                _kill_program(pid, ns)
+                kill_deadline = now + 2.0
         if kill_deadline is not None and now >= kill_deadline:
             break  # a process we cannot see holds a pipe: give up on the rest of its output
-        wait = (deadline if not timed_out else kill_deadline) - now
+        until = deadline if kill_deadline is None else kill_deadline
+        if memory_kb and kill_deadline is None:
+            until = min(until, next_memory_check)
+        watch = [*open_fds]
+        if feeder is None or not feeder.is_alive():
+            watch.append(proto_in)  # between requests, readable means the harness is gone
         try:
-            ready, _, _ = select.select([*open_fds, proto_in], [], [], max(wait, 0.0))
+            ready, _, _ = select.select(watch, [], [], max(until - now, 0.0))
         except InterruptedError:
             continue
         for fd in ready:
@@ -530,13 +720,17 @@ def execute(req: dict, ns: dict, proto_in: int) -> dict:
                 caps[fd].add(data)
             else:
                 open_fds.discard(fd)
-        if harness_gone:
+        if harness_gone or feed_state.get("eof"):
             _kill_program(pid, ns)
             os._exit(0)
     wall = time.monotonic() - start
     _kill_program(pid, ns)
     os.waitpid(pid, 0)
     _reap_orphans()
+    if feeder is not None:
+        feeder.join()  # every reader of the tests pipe is gone: the feeder has ended
+        if feed_state.get("eof"):
+            os._exit(0)
     for fd in caps:
         os.close(fd)
     if fallback_dir is not None:
@@ -552,11 +746,13 @@ def execute(req: dict, ns: dict, proto_in: int) -> dict:
         "wall_s": wall,
         "status": _lines(caps[fds.status_r]),
         # The program's own fd 3: details only, never its exit status or the completion.
-        "reports": [r for r in reports if "done" not in r],
+        "reports": reports,
         "grading": grading,
     }
+    if over_memory:
+        reply["memory_exceeded_kb"] = memory_peak_kb
     if grading:
-        done = [r for r in reports if r.get("done") == nonce]
+        done = [r for r in _lines(caps[fds.done_r]) if r.get("done") is True]
         reply["completed"] = bool(done)
         reply["checks"] = int(done[0].get("checks") or 0) if done else 0
     return reply

@@ -84,7 +84,12 @@ class ScoringContext:
         return self._sandbox
 
     async def code_limits(
-        self, benchmark: str, problem_id: str, program: str, tests: str
+        self,
+        benchmark: str,
+        problem_id: str,
+        program: str,
+        tests: str,
+        entry_point: str | None = None,
     ) -> CodeLimits:
         """CPU and wall limits for a candidate of this problem, from its reference solution
         (``program`` + ``tests`` as graded), measured in the sandbox the first time."""
@@ -95,7 +100,7 @@ class ScoringContext:
             task = self._measuring.get(key)
             loop = asyncio.get_running_loop()
             if task is None or task.get_loop() is not loop:
-                task = loop.create_task(self._measure(key, program, tests))
+                task = loop.create_task(self._measure(key, program, tests, entry_point))
                 self._measuring[key] = task
             cpu, note = await asyncio.shield(task)
         if cpu is None:
@@ -105,10 +110,12 @@ class ScoringContext:
         cpu_limit, wall_limit = self.sandbox_settings.graded_limits(cpu)
         return CodeLimits(cpu_limit, wall_limit, cpu, note)
 
-    async def _measure(self, key: str, program: str, tests: str) -> tuple[float | None, str | None]:
+    async def _measure(
+        self, key: str, program: str, tests: str, entry_point: str | None = None
+    ) -> tuple[float | None, str | None]:
         cpu_limit, wall_limit = self.sandbox_settings.reference_limits()
         result = await self.sandbox().run(
-            program, tests=tests, cpu_s=cpu_limit, timeout_s=wall_limit
+            program, tests=tests, cpu_s=cpu_limit, timeout_s=wall_limit, entry_point=entry_point
         )
         if not result.passed:
             return None, f"reference solution {result.verdict}: {(result.detail or '')[:200]}"

@@ -200,14 +200,19 @@ async def score_coverage(response: str, concepts: list[str]) -> Score:
 
 
 async def run_tests(
-    program: str, tests: str, ctx: Any, limits: CodeLimits
+    program: str, tests: str, ctx: Any, limits: CodeLimits, entry_point: str | None = None
 ) -> tuple[bool, str | None, dict[str, Any]]:
-    """Run a solution and its hidden tests in the shared sandbox (grading mode: comparisons on
-    plain copies, a pass only with evidence that every test ran): (passed, reason, details)."""
+    """Run a solution and its hidden tests in the shared sandbox (grading mode: the tests in a
+    process of their own, a pass only with evidence that every test ran): (passed, reason,
+    details). ``entry_point``: the function under test (it may bear a builtin's name)."""
     details: dict[str, Any] = limits.as_details()
     try:
         result = await ctx.sandbox().run(
-            program, tests=tests, cpu_s=limits.cpu_s, timeout_s=limits.wall_s
+            program,
+            tests=tests,
+            cpu_s=limits.cpu_s,
+            timeout_s=limits.wall_s,
+            entry_point=entry_point,
         )
     except Exception as exc:  # noqa: BLE001 - sandbox trouble is a scoring failure, not a crash
         details["verdict"] = "sandbox_error"

@@ -162,7 +162,7 @@ def test_daemonised_child_is_killed(sandbox):
         "if os.fork() == 0:\n"
         "    os.setsid()\n"
         "    if os.fork() == 0:\n"
-        "        time.sleep(30)\n"
+        "        time.sleep(5)\n"
         "    os._exit(0)\n"
         "print('parent done')\n"
     )
@@ -364,3 +364,326 @@ def test_a_worker_that_cannot_be_restarted_fails_the_waiting_calls():
     # and a closed sandbox answers at once with an error, not a hang
     res = asyncio.run(sb.run("print(1)"))
     assert res.verdict == "sandbox_error" and "closed" in res.detail
+
+
+# -- the second hostile suite: grading that a solution cannot talk its way through -----------
+# Each of these passed (or crashed the run) before the grader ran the hidden tests in their own
+# process, with expected values that never reach the solution's process.
+
+WRONG_SHARED = "def similar(a, b):\n    return (1,)\n"  # the right answer is (4, 5)
+SHARED_TESTS = "assert set(similar((3, 4, 5, 6), (5, 7, 4, 10))) == set((4, 5))\n"
+
+REBOUND = {
+    "builtin": "import builtins\nbuiltins.set = lambda *a: 0\nbuiltins.sorted = lambda *a, **k: 0\n",
+    "global": "set = lambda *a: 0\n",
+    "checker": (
+        "def similar(a, b):\n"
+        "    class Yes:\n"
+        "        count = 0\n"
+        "        def compare(self, *a):\n"
+        "            real.count += 1\n"
+        "            return True\n"
+        "        truth = compare\n"
+        "    real = globals()['__harness_check__']\n"
+        "    globals()['__harness_check__'] = Yes()\n"
+        "    return (1,)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(REBOUND))
+def test_a_rebound_builtin_or_checker_does_not_change_what_the_tests_compute(sandbox, how):
+    program = (REBOUND[how] + WRONG_SHARED) if how != "checker" else REBOUND[how]
+    res = run(sandbox, program, tests=SHARED_TESTS, cpu_s=5)
+    assert not res.passed, (how, res.verdict, res.detail)
+    good = "def similar(a, b):\n    return tuple(frozenset(a) & frozenset(b))\n"
+    assert run(sandbox, REBOUND["global"] + good, tests=SHARED_TESTS, cpu_s=5).passed
+
+
+def test_patched_abs_and_isclose_do_not_reach_the_tests(sandbox):
+    patch = (
+        "import builtins, math\nbuiltins.abs = lambda x: 0\nmath.isclose = lambda *a, **k: True\n"
+    )
+    program = patch + "def area(r):\n    return 1.0\n"  # the right answer is 3.14159...
+    tests = "import math\nassert math.isclose(area(1), 3.14159, rel_tol=1e-3)\n"
+    assert not run(sandbox, program, tests=tests, cpu_s=5).passed
+    tests = "assert abs(area(1) - 3.14159) < 1e-3\n"
+    assert not run(sandbox, program, tests=tests, cpu_s=5).passed
+    good = patch + "def area(r):\n    return 3.14159 * r * r\n"
+    assert run(sandbox, good, tests=tests, cpu_s=5).passed
+
+
+TRACER = """
+import sys
+def double(x):
+    caller = sys._getframe(1)
+    def skip(frame, event, arg):
+        if event == "line" and frame.f_code.co_filename == caller.f_code.co_filename:
+            check = frame.f_globals.get("__harness_check__")
+            if check is not None:
+                check.count += 3
+            last = max(line for _, _, line in frame.f_code.co_lines() if line)
+            try:
+                frame.f_lineno = last  # over every check left
+            except ValueError:
+                pass
+        return skip
+    caller.f_trace = skip
+    caller.f_trace_lines = True
+    sys.settrace(lambda *a: None)
+    return 2 * x if x == 1 else 0
+"""
+
+
+def test_a_tracer_cannot_skip_or_steer_the_hidden_tests(sandbox):
+    tests = "assert double(1) == 2\nassert double(5) == 10\nassert double(7) == 14\nend = 1\n"
+    res = run(sandbox, TRACER, tests=tests, cpu_s=5)
+    assert not res.passed, (res.verdict, res.detail)
+
+
+STACK_READERS = {
+    "inspect": "import inspect\n    line = inspect.stack()[1].code_context[0]\n",
+    "traceback": "import traceback\n    line = traceback.extract_stack()[-2].line\n",
+    "linecache": (
+        "import linecache, sys\n    f = sys._getframe(1)\n"
+        "    line = linecache.getline(f.f_code.co_filename, f.f_lineno)\n"
+    ),
+    "memory": (  # the test text anywhere in the process's objects
+        "import gc\n    line = next((o for o in gc.get_objects() if isinstance(o, dict)\n"
+        "        and isinstance(o.get('tests'), str)), {}).get('tests', '')\n"
+        "    line = [l for l in line.splitlines() if repr(x) in l][0]\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(STACK_READERS))
+def test_a_solution_cannot_read_the_expected_value_from_the_tests(sandbox, how):
+    program = (
+        "import ast\n"
+        "def secret(x):\n"
+        "    try:\n"
+        f"        {STACK_READERS[how].replace(chr(10) + '    ', chr(10) + '        ')}"
+        "        return ast.literal_eval(line.split('==', 1)[1].strip())\n"
+        "    except Exception:\n"
+        "        return None\n"
+    )
+    tests = "assert secret(3) == 'kumquat-3'\nassert secret(4) == 'kumquat-4'\n"
+    res = run(sandbox, program, tests=tests, cpu_s=5)
+    assert not res.passed, (how, res.verdict, res.detail)
+    assert res.verdict == "failed" and "AssertionError" in (res.detail or "")
+
+
+def test_a_solution_cannot_produce_the_completion_proof(sandbox):
+    forge = (
+        "import os, json\n"
+        "def double(x):\n"
+        "    for fd in range(3, 64):\n"
+        "        try:\n"
+        "            os.set_blocking(fd, False)\n"
+        "            secret = os.read(fd, 256).decode()\n"
+        "        except OSError:\n"
+        "            continue\n"
+        "        for out in range(3, 64):\n"
+        "            try:\n"
+        "                os.write(out, (json.dumps({'done': secret, 'checks': 9}) + '\\n').encode())\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "    os._exit(0)\n"
+    )
+    res = run(sandbox, forge, tests="assert double(2) == 4\nassert double(3) == 6\n", cpu_s=5)
+    assert not res.passed and res.verdict == "failed", (res.verdict, res.detail)
+
+
+POSER = """
+class Meta(type):
+    def __eq__(cls, other):
+        return other is int or type.__eq__(cls, other)
+    def __hash__(cls):
+        return hash(int)
+    __flags__ = int.__flags__
+class Fake(metaclass=Meta):
+    def __eq__(self, other):
+        return True
+    __hash__ = object.__hash__
+def double(x):
+    return Fake()
+"""
+
+
+def test_a_metaclass_posing_as_int_is_not_plain(sandbox):
+    res = run(sandbox, POSER, tests="assert double(2) == 4\n", cpu_s=5)
+    assert not res.passed, (res.verdict, res.detail)
+
+
+def test_plainness_is_decided_by_type_identity():
+    from harness.sandbox.grading import Opaque, plain
+
+    namespace: dict = {}
+    exec(POSER, namespace)
+    fake = namespace["Fake"]()
+    assert type(plain(fake)) is Opaque and plain(fake) != 4
+
+
+def test_a_grading_run_finds_no_test_text_in_its_memory(sandbox):
+    # the hidden tests of the last runs on this worker are nowhere in a solution's process
+    tests = "assert probe() is not None\n# needle-7f3a9c\n"
+    for _ in range(2):
+        run(sandbox, "def probe():\n    return 1\n", tests=tests, cpu_s=5)
+    scan = (
+        "import gc, sys\n"
+        "def probe():\n"
+        "    hits = [o for o in gc.get_objects() if isinstance(o, (str, dict, list))\n"
+        "            and 'needle-' + str(7) + 'f3a9c' in repr(o)[:100000]]\n"
+        "    return len(hits) if len(hits) == 0 else None\n"
+    )
+    res = run(sandbox, scan, tests=tests, cpu_s=10)
+    assert res.passed, (res.verdict, res.detail)
+
+
+# -- nothing carries over from one program to the next on a worker ---------------------------
+
+LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+SYSV_PLANT = LIBC + (
+    "assert libc.shmget(0x5bd1, 4096, 0o1666) >= 0, os.strerror(ctypes.get_errno())\n"
+    "assert libc.msgget(0x5bd2, 0o1666) >= 0, os.strerror(ctypes.get_errno())\n"
+    "assert libc.semget(0x5bd3, 1, 0o1666) >= 0, os.strerror(ctypes.get_errno())\n"
+)
+SYSV_LOOK = LIBC + (
+    "found = [libc.shmget(0x5bd1, 0, 0o666), libc.msgget(0x5bd2, 0o666),\n"
+    "         libc.semget(0x5bd3, 0, 0o666)]\n"
+    "print(found)\n"
+    "assert found == [-1, -1, -1], found\n"
+)
+# add_key(2) / keyctl(2) by number (x86_64 / aarch64): no keyutils module or binary needed.
+KEYS = LIBC + (
+    "import platform\n"
+    "ADD_KEY, KEYCTL = {'x86_64': (248, 250), 'aarch64': (217, 219)}[platform.machine()]\n"
+    "SESSION, USER, PROCESS = -3, -4, -2\n"
+    "def add(ring):\n"
+    "    r = libc.syscall(ADD_KEY, b'user', b'sbx-carry-over', b'secret', 6, ring)\n"
+    "    assert r >= 0, os.strerror(ctypes.get_errno())\n"
+    "def find(ring):\n"
+    "    return libc.syscall(KEYCTL, 10, ring, b'user', b'sbx-carry-over', 0)  # KEYCTL_SEARCH\n"
+)
+KEYS_PLANT = KEYS + "add(SESSION)\nadd(USER)\n"
+KEYS_LOOK = KEYS + "found = [find(SESSION), find(USER)]\nprint(found)\nassert found == [-1, -1]\n"
+
+
+def test_sysv_ipc_objects_do_not_carry_over_between_programs():
+    with Sandbox.from_config({"workers": 1, "timeout_s": ROOMY}) as sb:
+        planted = run(sb, SYSV_PLANT)
+        assert planted.passed, planted.detail
+        looked = run(sb, SYSV_LOOK)
+        assert looked.passed, (looked.stdout, looked.detail)
+
+
+KEYS_HARNESS = (
+    KEYS
+    + "import json, sys\n"
+    + "from harness.sandbox import Sandbox\n"
+    # the harness inside a session keyring of its own, as in a login session or a container
+    + "assert libc.syscall(KEYCTL, 1, b'sbx-harness-session') >= 0\n"
+    + "with Sandbox.from_config({'workers': 1, 'timeout_s': 30}) as sb:\n"
+    + "    out = [sb.run_sync(p) for p in (sys.argv[1], sys.argv[2])]\n"
+    + "print(json.dumps([[r.verdict, r.stdout, r.detail] for r in out]))\n"
+)
+
+
+def test_keyring_keys_do_not_carry_over_between_programs():
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, cli_env
+
+    proc = subprocess.run([sys.executable, "-c", KEYS_HARNESS, KEYS_PLANT, KEYS_LOOK], cwd=ROOT,
+                          env=cli_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    planted, looked = json.loads(proc.stdout.splitlines()[-1])
+    assert planted[0] == "passed", planted  # the kernel lets a program add keys
+    assert looked[0] == "passed", looked
+
+
+# -- memory is bounded for the whole process tree --------------------------------------------
+
+
+def test_a_forked_memory_hog_is_bounded_as_a_whole():
+    # three children of 180 MB each, each under the 256 MB per-process limit: 540 MB in all
+    hog = (
+        "import os, time\n"
+        "kids = []\n"
+        "for _ in range(3):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        block = bytearray(180 * 1024 * 1024)\n"
+        "        for i in range(0, len(block), 4096):\n"
+        "            block[i] = 1\n"
+        "        time.sleep(5)\n"
+        "        os._exit(0)\n"
+        "    kids.append(pid)\n"
+        "for pid in kids:\n"
+        "    os.waitpid(pid, 0)\n"
+    )
+    with Sandbox.from_config({"workers": 1, "memory_mb": 256, "timeout_s": ROOMY}) as sb:
+        res = run(sb, hog)
+    assert res.verdict == "memory", (res.verdict, res.detail)
+    assert "256 MB" in (res.detail or "")
+
+
+# -- no text a model or a program produces can crash a run -----------------------------------
+
+SURROGATE = "\ud800"
+
+
+@pytest.mark.slow  # two CLI runs and the viewer: about 15 s
+def test_a_lone_surrogate_anywhere_does_not_crash_the_run_or_its_rerun(tmp_path, data_dir):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, cli_env, read_jsonl, run_cli
+
+    rows = [json.loads(line) for line in (data_dir / "mbpp_sanitized.jsonl").open()][:3]
+
+    def first_line(code: str, line: str) -> str:  # as the first statement of the function
+        lines = code.split("\n")
+        at = next(i for i, text in enumerate(lines) if text.startswith("def ")) + 1
+        indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+        return "\n".join([*lines[:at], indent + line, *lines[at:]])
+
+    # in the response's prose; in the program's output; in an exception's message
+    bodies = [
+        f"Here you go {SURROGATE}:\n```python\n{rows[0]['code']}\n```",
+        f"```python\n{first_line(rows[1]['code'], 'print(chr(0xD800))')}\n```",
+        f"```python\n{first_line(rows[2]['code'], 'raise ValueError(chr(0xD800))')}\n```",
+    ]
+    replay = tmp_path / "replay.jsonl"
+    with replay.open("w") as fh:  # json.dumps escapes the surrogate, as a model server would
+        for row, body in zip(rows, bodies, strict=True):
+            fh.write(json.dumps({"id": str(row["task_id"]), "response": body}) + "\n")
+    out = tmp_path / "run"
+    args = ("model=replay", f"model.path={replay}", "mas=single", "benchmark=mbpp_sanitized",
+            "benchmark.split=all", "limit=3", f"hydra.run.dir={out}")  # fmt: skip
+    home = tmp_path / "home"  # the module's fixtures point HOME at a watched folder
+    r = run_cli(*args, HOME=str(home))
+    assert r.returncode == 0, r.stderr[-3000:]
+    results = read_jsonl(out / "results.jsonl")
+    transcripts = read_jsonl(out / "transcripts.jsonl")
+    assert len(results) == 3 and len(transcripts) == 3
+    text = (out / "results.jsonl").read_text(encoding="utf-8")
+    text += (out / "transcripts.jsonl").read_text(encoding="utf-8")
+    assert "\\ud800" in text  # recorded escaped, as text
+    assert sum(row.get("text_escaped", 0) >= 1 for row in transcripts) >= 1
+    by_id = {row["id"]: row for row in results}
+    assert by_id[str(rows[0]["task_id"])]["correct"] is True
+    assert by_id[str(rows[1]["task_id"])]["correct"] is True  # its output is its own business
+    failed = by_id[str(rows[2]["task_id"])]
+    assert failed["correct"] is False and "ValueError: \\ud800" in failed["reason"]
+    # the rerun resumes on the same files and finishes too; the viewer reads them
+    r = run_cli(*args, HOME=str(home))
+    assert r.returncode == 0, r.stderr[-3000:]
+    page = tmp_path / "page.html"
+    v = subprocess.run([sys.executable, "-m", "harness.view", str(out), "--out", str(page)],
+                       cwd=ROOT, env=cli_env(HOME=str(home)), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert v.returncode == 0, v.stderr[-3000:]
+    assert page.stat().st_size > 0

@@ -87,11 +87,36 @@ def test_exit_status_comes_only_from_inits_channel():
     assert classify(setup, 2.0, limits).verdict == "sandbox_error"
 
 
-def test_grading_mode_needs_the_completion_report():
+def _graded(status: int, tests_status: int, **kw):
+    raw = _raw(status, grading=True, **kw)
+    raw["status"][0].update(tests_status=tests_status, program_cpu_s=0.2, tests_cpu_s=0.1)
+    return raw
+
+
+def test_grading_mode_needs_the_tests_processs_completion_report():
     limits = SandboxConfig.from_any(None).limits(2.0)
-    assert classify(_raw(0, grading=True, completed=True, checks=3), 2.0, limits).passed
-    res = classify(_raw(0, grading=True, completed=False), 2.0, limits)
+    assert classify(_graded(0, 0, completed=True, checks=3), 2.0, limits).passed
+    res = classify(_graded(0, 0, completed=False), 2.0, limits)
     assert res.verdict == "failed" and "before every hidden test ran" in res.detail
+    # completion reported but the tests process failed after it: not a pass
+    assert not classify(_graded(0, 1 << 8, completed=True), 2.0, limits).passed
+    # the solution process's own crash explains the failure, unless the tests had ended
+    crashed = _graded(signal.SIGSEGV, 1 << 8, completed=False)
+    assert classify(crashed, 2.0, limits).verdict == "crashed"
+    crashed["status"][0]["killed_after_tests"] = True
+    assert classify(crashed, 2.0, limits).verdict == "failed"
+    mem = _graded(0, 1 << 8, reports=[{"exc": "MemoryError", "detail": "MemoryError"}])
+    assert classify(mem, 2.0, limits).verdict == "memory"
+
+
+def test_a_memory_hog_tree_and_surrogates_are_classified():
+    limits = SandboxConfig.from_any({"memory_mb": 256}).limits(2.0)
+    res = classify(_raw(-9, memory_exceeded_kb=600 * 1024), 2.0, limits)
+    assert res.verdict == "memory" and "256 MB" in res.detail and "600 MB" in res.detail
+    lone = "\ud800"
+    raw = _raw(1 << 8, stdout=lone, reports=[{"exc": "ValueError", "detail": lone}])
+    res = classify(raw, 2.0, limits)
+    assert res.stdout == "\\ud800" and res.detail == "\\ud800"
 
 
 def test_bwrap_shows_only_the_interpreter_and_the_system(monkeypatch, tmp_path):

@@ -88,3 +88,21 @@ def test_resume_refuses_different_data(tmp_path):
     store.close()
     with pytest.raises(ConfigError, match="different benchmark data"):
         RunStore(tmp_path).prepare(_cfg(), {**IDENT, "data_digest": "d2"})
+
+
+def test_a_lone_surrogate_is_escaped_and_recorded(tmp_path):
+    store = RunStore(tmp_path)
+    store.prepare(_cfg(), IDENT)
+    row = {"id": "a", "repeat": 0, "correct": False, "reason": "bad \ud800 text"}
+    transcript = {"id": "a", "calls": [{"response": "x\udfff", "tags": ["\ud83d"]}]}
+    store.append(row, transcript)  # raised UnicodeEncodeError before
+    store.append({"id": "b", "repeat": 0, "correct": True}, {"id": "b"})
+    store.close()
+    # escaped in place, so what the tracker gets after the store is the same safe text
+    assert row["reason"] == "bad \\ud800 text" and row["text_escaped"] == 1
+    assert transcript["calls"][0]["response"] == "x\\udfff" and transcript["text_escaped"] == 2
+    done = RunStore(tmp_path).load_results()
+    assert done[("a", 0)]["reason"] == "bad \\ud800 text"
+    assert "text_escaped" not in done[("b", 0)]
+    lines = (tmp_path / "transcripts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["calls"][0]["tags"] == ["\\ud83d"]
