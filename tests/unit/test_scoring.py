@@ -146,7 +146,7 @@ class StandInSandbox:
     logic (the integration tests use the real sandbox and its grading mode)."""
 
     async def run(self, program: str, *, tests: str | None = None, cpu_s=None,
-                  timeout_s: float | None = None) -> _Result:  # fmt: skip
+                  timeout_s: float | None = None, entry_point=None) -> _Result:  # fmt: skip
         source = program + "\n" + (tests or "")
 
         def go() -> _Result:
@@ -162,7 +162,7 @@ class StandInSandbox:
 
 
 class StandInContext:
-    async def code_limits(self, benchmark, problem_id, program, tests) -> CodeLimits:
+    async def code_limits(self, benchmark, problem_id, program, tests, entry_point=None):
         return CodeLimits(5.0, 25.0, None)
 
     def sandbox(self) -> StandInSandbox:
