@@ -253,3 +253,33 @@ def test_no_answer_cause_reaches_row_summary_viewer_and_report() -> None:
     md = markdown(entries)
     assert "## Answers not read, by cause" in md and "several answers 2" in md
     assert dataframe(entries)["no_answer_several_answers"].tolist() == [2]
+
+
+def test_ceo_run_without_readable_answers_reports_no_answer_not_errors(
+    tmp_path, monkeypatch, data_dir
+) -> None:
+    """A mas=ceo run whose final solutions hold no readable answer: wrong answers with their
+    cause (no_answer), not errors (before: errors 10 as well as no_answer 10)."""
+    from hydra import compose, initialize_config_dir
+
+    import harness.runner as runner
+    from harness.engines.base import Completion, Engine, Request
+    from tests.conftest import ROOT, read_jsonl
+
+    class Prose(Engine):
+        async def _generate(self, request: Request) -> Completion:
+            return Completion("I have thought about it at length, without a conclusion.", 10, 5)
+
+    monkeypatch.setattr(runner, "build_engine", lambda *a, **k: Prose(4))
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=["model=oracle", "mas=ceo", "turns=1", "critic_rounds=0", "limit=3",
+                       "benchmark=math500", "run.progress=false", "scoring.trajectory=false"],
+        )  # fmt: skip
+    summary = asyncio.run(runner.run_async(cfg, tmp_path))
+    assert (summary["n"], summary["errors"], summary["no_answer"]) == (3, 0, 3)
+    assert summary["no_answer_causes"] == {NO_ANCHOR: 3}
+    rows = read_jsonl(tmp_path / "results.jsonl")
+    assert [r["no_answer_cause"] for r in rows] == [NO_ANCHOR] * 3
+    assert all(r["error"] is None for r in rows)
