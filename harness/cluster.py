@@ -82,6 +82,51 @@ def check_one_gpu_engine(cfgs: list[DictConfig], n_jobs: int, where: str) -> Non
             )
 
 
+def bwrap_says() -> str:
+    """What bubblewrap itself says when asked for the namespaces the sandbox uses ("" if it
+    runs, or is not installed)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return ""
+    argv = [exe, "--unshare-all", "--ro-bind", "/", "/", "true"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"; bwrap: {exc}"
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    return f"; {lines[0].strip()}" if done.returncode and lines else ""
+
+
+def userns_note() -> str:
+    """Why bubblewrap may not get user namespaces on this machine ("" when nothing says so)."""
+    from pathlib import Path
+
+    said = bwrap_says()
+
+    def read(path: str) -> str | None:
+        try:
+            return Path(path).read_text().strip()
+        except OSError:
+            return None
+
+    if read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+        return (
+            said
+            + "; unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)"
+        )
+    if read("/proc/sys/user/max_user_namespaces") == "0":
+        return said + "; user namespaces are disabled (user.max_user_namespaces=0)"
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+        return said + (
+            "; AppArmor restricts unprivileged user namespaces "
+            "(kernel.apparmor_restrict_unprivileged_userns=1)"
+        )
+    return said
+
+
 def point_outcome(run_dir: str) -> tuple[str, str] | None:
     """Why a point that ran in another process did not finish: ("failed" | "not_recorded",
     message) from its summary.json, or None when it finished."""

@@ -263,6 +263,10 @@ async def _run_pending(
     cache = opts.response_cache_path if opts.response_cache else None
     engine = build_engine(settings.model, problems, cache_path=cache, pose=task.problem_for_repeat)
     ctx = ScoringContext(settings.scoring, sandbox_cfg=settings.sandbox)
+    if task.domain == "code":
+        # Whether code can run here (bubblewrap needs unprivileged user namespaces, which many
+        # compute nodes disable) is known now, in one line, not after the model has loaded.
+        await asyncio.to_thread(lambda: ctx.sandbox().mechanism)
     mas = build_mas(
         settings.mas,
         settings.prompts,
@@ -474,6 +478,11 @@ def _cost(calls: list[Any]) -> float | None:
 def _prior_sessions(prior: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(prior.get("sessions"), list):
         return prior["sessions"]
+    if prior.get("wall_s_total") is not None:  # a summary written before sessions were kept
+        return [{"wall_s": prior["wall_s_total"], "outcome": "unknown"}]
+    return []
+
+
 def no_answer_cause(score: Score) -> str | None:
     """The extractor's cause, or "scoring_error" / "no_anchor" when a scorer gave none."""
     if score.answer not in (None, ""):
@@ -482,11 +491,6 @@ def no_answer_cause(score: Score) -> str | None:
     if cause:
         return str(cause)
     return "scoring_error" if (score.reason or "").startswith("scoring error") else "no_anchor"
-
-
-    if prior.get("wall_s_total") is not None:  # a summary written before sessions were kept
-        return [{"wall_s": prior["wall_s_total"], "outcome": "unknown"}]
-    return []
 
 
 def _round(x: float | None) -> float | None:

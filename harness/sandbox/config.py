@@ -19,6 +19,7 @@ DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "conf" / "sandbox" / "defa
 @dataclass
 class SandboxConfig:
     mechanism: str
+    allow_fallback: bool  # auto: may use the fallback when bubblewrap cannot run (else refuse)
     timeout_s: float  # wall limit of a run without a measured reference (executor agent tests)
     cpu_s: float | None  # its CPU limit; None: the wall limit
     cpu_factor: float  # graded code: CPU limit = max(cpu_floor_s, cpu_factor x reference CPU)

@@ -17,6 +17,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.sandbox import launcher
 from harness.sandbox.config import SandboxConfig
 from harness.sandbox.result import ExecResult, classify
@@ -31,6 +32,10 @@ RESTART_BACKOFF_S = 5.0
 # Waiters re-check the pool this often (a notify can be missed only by a worker dying unseen).
 ACQUIRE_POLL_S = 1.0
 _LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+
+
+class SandboxRefused(HarnessError):
+    """bubblewrap cannot run and the fallback was not allowed: bad input, one line, exit 2."""
 
 
 class WorkerError(RuntimeError):
@@ -169,6 +174,16 @@ class Sandbox:
                 errors.append("bwrap: not installed (apt-get install bubblewrap)")
             if wanted == "bwrap":
                 raise WorkerError("; ".join(errors))
+            if wanted == "auto" and not self.config.allow_fallback:
+                from harness.cluster import userns_note
+
+                why = "; ".join(errors) or "bubblewrap is not installed (apt-get bubblewrap)"
+                raise SandboxRefused(
+                    f"sandbox: bubblewrap cannot run here ({why}{userns_note()}); set "
+                    f"sandbox.allow_fallback=true to run code with the weaker fallback isolation "
+                    f"(no private network, pid or mount namespaces), or run on nodes that allow "
+                    f"unprivileged user namespaces"
+                )
             self._adopt("fallback", launcher.fallback_spec(self.config))
             log.warning(
                 "sandbox: bubblewrap unavailable (%s); fallback is missing protections: %s",
