@@ -249,7 +249,7 @@ _WEAK_ANCHOR = re.compile(
 )
 # "B is correct", "Option (C) is the right answer"
 _LETTER_FIRST = re.compile(
-    r"(?<![A-Za-z])(?:option\s+|choice\s+)?\(?([A-Z])\)?\s+is\s+(?:the\s+)?"
+    r"(?<![A-Za-z])(?:option\s+|choice\s+)?\(?((?-i:[A-Z]))\)?\s+is\s+(?:the\s+)?"
     r"(?:correct|right|best)(?:\s+(?:answer|option|choice))?(?![A-Za-z])",
     re.IGNORECASE,
 )
@@ -407,7 +407,9 @@ def extract_letter(
             return Extraction(letter, kind if kind != "is_correct" else "answer_is", note)
         unreadable = unreadable or seg
     lines = [ln for ln in plain.strip().splitlines() if ln.strip()]
-    for where, line in (("leading", lines[0]), ("last_line", lines[-1])):
+    # a reply that lists the choices ("A) …", "B) …") does not answer by its first or last line
+    listed = {_leading_letter(ln, letters) for ln in lines} - {None}
+    for where, line in (("leading", lines[0]), ("last_line", lines[-1])) * (len(listed) < 2):
         letter = _leading_letter(line, letters)
         if letter:
             return Extraction(letter, where, f"no answer statement; the reply's {where} letter")

@@ -95,6 +95,7 @@ def test_hedges_are_not_credited(text: str) -> None:
     [
         ("A possible approach is to compare the boiling points.", NO_ANCHOR),
         ("It's not A.", NO_ANCHOR),
+        ("A) 2-methylbutane\nB) butane\nC) ethane\nD) propane\nLet me think.", NO_ANCHOR),
         ("\\boxed{E}", UNPARSEABLE),
         ("Answer: none of them", UNPARSEABLE),
         ("<think>B</think>", EMPTY),
