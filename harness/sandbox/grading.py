@@ -1,29 +1,25 @@
-"""The grading runtime: hidden tests whose verdict the solution's own objects cannot decide.
+"""The grading runtime: hidden tests whose verdict the solution cannot reach.
 
-Standard library only, like ``worker.py``, which loads this file before it forks any program:
-everything here (the captured builtins included) exists before a solution's first line runs.
+Standard library only, like ``worker.py``, which loads this file before it forks any program.
 
-A graded program has two parts. The solution part runs first; then the hidden tests, whose
-``assert`` statements are rewritten (:func:`compile_tests`) so that every comparison is made on
-*plain copies* of its operands (:func:`plain`) instead of calling the operands' own methods:
+A graded program runs as two processes (see worker.py): the solution process runs the program
+and then answers requests (:func:`serve`); the tests process runs the hidden tests in a fresh
+namespace (:func:`test_namespace`: genuine builtins, modules imported by itself, stand-ins
+(:class:`Remote`) for the names taken from the solution) and gets the solution's outputs as data
+(JSON, decoded into fresh plain values). Expected values and comparisons never enter the
+solution's process.
+
+The tests' ``assert`` statements are still rewritten (:func:`compile_tests`), to count the checks
+that ran and to compare plain copies (:func:`plain`, by the base types' own slots and the
+identity of type objects):
 
     assert f(x) == y          ->  assert __harness_check__.compare(("==",), f(x), y)
     assert abs(f(x) - y) < e  ->  assert __harness_check__.compare(("<",), abs(f(x) - y), e)
     assert f(x)               ->  assert __harness_check__.truth(f(x))
 
-A plain copy is built from the data a value really holds, read through the base types' own
-slots (``list.__iter__``, ``dict.items``, ``int.__int__`` …), never through methods a solution
-could override; it keeps the types (a tuple stays a tuple, a Counter becomes the dict it holds),
-so Python's own ``==`` on two plain copies means what the benchmark's authors meant. An object
-of a class the solution defined becomes an opaque record (its class and the plain copy of its
-attributes): an object whose ``__eq__`` always answers True equals nothing but a record of the
-same class with the same attributes. ``is`` / ``is not`` compare the original objects, since
-identity cannot be faked.
-
-What this does not stop: a program written against this harness's internals (one that walks
-the interpreter's frames or reads the harness's file descriptors) can still forge a verdict, as
-it can read the hidden tests themselves; the protections here are against solutions that exit
-early or return lying objects, not against code that targets the grader.
+A stand-in for an object of a class the solution defined compares by its class and the plain
+copy of its attributes, and its truth is not taken; ``is`` / ``is not`` compare the values as
+they are in the tests process.
 """
 
 from __future__ import annotations

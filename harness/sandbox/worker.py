@@ -7,7 +7,8 @@ here is visible to the programs.
 Per program the process tree is:
 
     worker ── supervisor ── init (pid 1 of a fresh pid namespace) ── program
-                 │ new user + mount namespace, fresh tmpfs /tmp (the working directory)
+                 │ new user + mount + IPC namespace,   └─ tests (grading mode)
+                 │ fresh tmpfs /tmp (the working directory)
 
 Killing the supervisor kills init (PDEATHSIG), and when init dies the kernel kills every process
 left in its pid namespace, so nothing a program starts survives it.  The per-program user
@@ -608,7 +609,9 @@ def _feed_tests(src: int, dst: int, count: int, state: dict) -> None:
 
 
 def _tree_rss_kb(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants, in KiB (from /proc)."""
+    """Resident memory of ``root`` and all its descendants, in KiB (from /proc): each process's
+    proportional share (Pss), so the pages a fork shares with the worker count once, not once
+    per process; the resident size where the kernel gives no share."""
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -624,6 +627,15 @@ def _tree_rss_kb(root: int) -> int:
     page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
     total = 0
     for pid in tree:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1])
+                        break
+            continue
+        except (OSError, ValueError, IndexError):
+            pass
         try:
             with open(f"/proc/{pid}/statm", "rb") as fh:
                 total += int(fh.read().split()[1]) * page_kb
