@@ -463,7 +463,7 @@ class Table:
         if _type_flags(t) & _IMMUTABLE_TYPE:
             # A C value type (no method of it can be replaced): numpy arrays and scalars as
             # the Python values they hold; anything else (a regex match) keeps its truth.
-            tolist = getattr(x, "tolist", None)
+            tolist = getattr(x, "tolist", None) if t.__module__ == "numpy" else None
             if callable(tolist):
                 return self.encode(tolist(), 1)
             try:

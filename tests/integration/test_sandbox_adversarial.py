@@ -488,6 +488,13 @@ def test_a_solution_cannot_produce_the_completion_proof(sandbox):
         "                os.write(out, (json.dumps({'done': secret, 'checks': 9}) + '\\n').encode())\n"
         "            except OSError:\n"
         "                pass\n"
+        "    import glob\n"  # and every other process's descriptors
+        "    for path in glob.glob('/proc/[0-9]*/fd/*'):\n"
+        "        try:\n"
+        "            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)\n"
+        '            os.write(fd, b\'{"done": true, "checks": 9}\\n\')\n'
+        "        except OSError:\n"
+        "            pass\n"
         "    os._exit(0)\n"
     )
     res = run(sandbox, forge, tests="assert double(2) == 4\nassert double(3) == 6\n", cpu_s=5)
