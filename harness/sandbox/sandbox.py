@@ -196,6 +196,8 @@ class Sandbox:
         missing = list(spec.missing)
         if not first.info.get("userns"):
             missing += ["pid_isolation", "private_tmp", "nproc_per_program"]
+        if not first.info.get("ipc"):
+            missing.append("ipc_isolation")  # System V objects outlive a program
             if mechanism == "fallback":
                 missing += ["network", "hidden_host_files"]
         if launcher.is_root() and first.info.get("uid") == 0:
