@@ -1,4 +1,5 @@
-"""``python -m harness.report PATH… [--out DIR] [--wandb ENTITY/PROJECT]``.
+"""``python -m harness.report PATH… [--out DIR] [--wandb ENTITY/PROJECT]
+[--wandb-workspace ENTITY/PROJECT [--wandb-report]]``.
 
 Reads run dirs or sweep dirs (every run dir below them, found by ``summary.json``, or by its
 results or Hydra folder when a point crashed), and/or the runs of a W&B project, and writes
@@ -30,6 +31,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="log the tables and plots to W&B (online with credentials, else offline)",
     )
     ap.add_argument(
+        "--wandb-workspace",
+        metavar="ENTITY/PROJECT",
+        help="create or update the sweep's W&B comparison workspace (offline: write its spec "
+        "into the report folder)",
+    )
+    ap.add_argument(
+        "--wandb-report",
+        action="store_true",
+        help="with --wandb-workspace: also a W&B Report (leaderboard and the same plots)",
+    )
+    ap.add_argument(
         "--no-pool-seeds",
         dest="pool_seeds",
         action="store_false",
@@ -45,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not args.paths and not args.wandb:
         ap.error("give at least one PATH or --wandb ENTITY/PROJECT")
+    if args.wandb_report and not args.wandb_workspace:
+        ap.error("--wandb-report needs --wandb-workspace ENTITY/PROJECT")
     return args
 
 
@@ -82,6 +96,11 @@ def run(args: argparse.Namespace) -> list[Path]:
         where = publish(out, files, dataframe(entries), args.publish)
         if where:
             print(f"logged to {where}")
+    if args.wandb_workspace:
+        from harness.report.wandb_view import build
+
+        for line in build(points, args.wandb_workspace, out, report=args.wandb_report):
+            print(line)
     return files
 
 

@@ -26,6 +26,8 @@ class WandbSettings:
     system_metrics: bool
     init_timeout_s: float
     finish_timeout_s: float
+    #: at the end of a sweep, build the W&B comparison view of its runs (harness.report)
+    workspace: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -46,6 +46,36 @@ SKIPPED = ("prompts", "hydra")
 #: files of the run store logged as the artifact (``artifact: results`` drops transcripts)
 STORE_FILES = ("config.yaml", "summary.json", "results.jsonl", "transcripts.jsonl")
 
+# -- the keys the W&B comparison view plots (harness/report/wandb_view.py) -------------------
+# One list, used both here when logging and there when building panels, so a renamed metric
+# fails tests/tracking/test_wandb_view.py instead of drawing an empty panel.
+#: config keys the view filters and groups by: ``system`` is ``model/mas``, one key for both
+GROUP_KEYS = ("system", "model", "mas", "benchmark")
+#: the knobs the view plots accuracy against
+SCALING_KNOBS = ("agents", "turns", "critic_rounds", "tokens")
+#: summary.json fields the view plots (the run summary carries summary.json's own names)
+SUMMARY_PLOTTED = (
+    "accuracy",
+    "stderr",
+    "n",
+    "tokens_per_problem",
+    "completion_tokens_per_correct",
+    "no_answer_rate",
+    "calls",
+    "wall_s",
+)
+#: figures the tracker derives at the end of a run and adds to the run summary
+DERIVED = ("calls_per_problem", "tokens_per_correct")
+#: per-role figures in the run summary, one key per role that ran (format with ``role=``)
+ROLE_TOKENS = "role_tokens/{role}"
+ROLE_CALLS = "role_calls/{role}"
+#: one history row at the end of a run: W&B's line plots draw from history only, and a run's
+#: single point there lets a line plot grouped by ``system`` join that system's points
+POINT = "point/{key}"
+POINT_KEYS = ("accuracy", "tokens_per_problem", *SCALING_KNOBS)
+#: the per-problem table
+TABLE_KEY = "problems"
+
 
 class _Process:
     """What all trackers of this process share."""
@@ -70,6 +100,7 @@ class WandbTracker(Tracker):
         self._latest: tuple[int, int, int, int, float] | None = None
         self._progress_queued = False
         self._lock = threading.Lock()
+        self._config: dict[str, Any] = {}  # the W&B config, once started
 
     # -- the Tracker interface (called by the runner; never blocks on W&B) -------------------
     def start(self, run_dir: Path, config: dict[str, Any], info: dict[str, Any]) -> None:
@@ -170,6 +201,7 @@ class WandbTracker(Tracker):
         assert self.run_dir is not None
         s = self.settings
         benchmark = (config.get("benchmark") or {}).get("name")
+        self._config = wandb_config(config, self.info)
         self.run = wandb.init(
             project=s.project,
             entity=s.entity,
@@ -180,7 +212,7 @@ class WandbTracker(Tracker):
             job_type=str(benchmark) if benchmark else None,
             tags=list(s.tags) or None,
             notes=s.notes,
-            config=wandb_config(config, self.info),
+            config=self._config,
             mode=self.mode,
             resume="allow",
             reinit="create_new",
@@ -228,9 +260,13 @@ class WandbTracker(Tracker):
         if provenance:
             run.config.update(provenance, allow_val_change=True)
         run.summary.update(clean)  # summary.json's own names
+        derived, point = view_metrics(clean, self._config)
+        run.summary.update(derived)
+        run.log(point)
         if self.settings.table:
             rows = episode_rows(self.run_dir, self.info.get("references"))
-            run.log({"problems": wandb.Table(columns=COLUMNS, data=rows, allow_mixed_types=True)})
+            table = wandb.Table(columns=COLUMNS, data=rows, allow_mixed_types=True)
+            run.log({TABLE_KEY: table})
         if self.settings.artifact != "none":
             self._log_store(run, clean)
         complete = clean.get("complete")
@@ -260,6 +296,35 @@ class WandbTracker(Tracker):
             run.log_artifact(art)
 
 
+def view_metrics(
+    summary: dict[str, Any], config: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a finished run adds for the comparison view: :data:`DERIVED` and the per-role
+    figures (summary keys), and the :data:`POINT_KEYS` history row. Knobs the run's system
+    does not use (``agents`` under ``mas=single``) stay out of the row, so a plot against
+    agents does not place single-agent runs at the config default."""
+    from harness.identity import UNUSED_BY_MAS
+
+    n = summary.get("n") or 0
+    correct = summary.get("correct")
+    tokens = int(summary.get("prompt_tokens") or 0) + int(summary.get("completion_tokens") or 0)
+    derived: dict[str, Any] = {
+        "calls_per_problem": (summary.get("calls") or 0) / n if n else None,
+        "tokens_per_correct": tokens / correct if correct else None,
+    }
+    for role, figures in sorted((summary.get("tokens_by_role") or {}).items()):
+        figures = figures or {}
+        used = int(figures.get("prompt_tokens") or 0) + int(figures.get("completion_tokens") or 0)
+        derived[ROLE_TOKENS.format(role=role)] = used / n if n else None
+        derived[ROLE_CALLS.format(role=role)] = (figures.get("calls") or 0) / n if n else None
+    unused = UNUSED_BY_MAS.get(str(config.get("mas")), ())
+    values = {"accuracy": summary.get("accuracy")}
+    values["tokens_per_problem"] = summary.get("tokens_per_problem")
+    values.update({k: config.get(k) for k in SCALING_KNOBS if k not in unused})
+    point = {POINT.format(key=k): v for k, v in values.items() if v is not None}
+    return derived, point
+
+
 def wandb_config(config: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
     """The resolved config, flattened (``model/engine``) with secrets masked, plus top-level
     keys to group and filter by: ``model``, ``mas``, ``benchmark`` (names) and the knobs."""
@@ -270,6 +335,7 @@ def wandb_config(config: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]
     for group in ("model", "mas", "benchmark"):
         node = clean.get(group)
         out[group] = node.get("name") if isinstance(node, dict) else node
+    out["system"] = f"{out['model']}/{out['mas']}"  # one key to group by model and system
     for knob in KNOBS:
         if knob in clean:
             out[knob] = clean[knob]

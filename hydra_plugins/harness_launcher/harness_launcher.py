@@ -76,7 +76,7 @@ class HarnessLauncher(Launcher):
         if self.plan:
             self._print_plan(configs)
         if self.concurrency == 1:
-            return [self._run_job(cfg) for cfg, _ in configs]
+            return self._done([self._run_job(cfg) for cfg, _ in configs])
         token = cli.DEFER.set(True)
         try:
             rets = [self._run_job(cfg) for cfg, _ in configs]
@@ -87,6 +87,14 @@ class HarnessLauncher(Launcher):
             cli.loop_runner().run(self._run_points(rets))
         finally:
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return self._done(rets)
+
+    def _done(self, rets: list[JobReturn]) -> list[JobReturn]:
+        # tracking.wandb.workspace: the sweep's W&B comparison view (never fails the sweep)
+        from harness.tracking.sweep_end import after_sweep
+
+        assert self.config is not None
+        after_sweep(self.config)
         return rets
 
     def _run_job(self, cfg: DictConfig) -> JobReturn:
