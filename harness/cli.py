@@ -12,7 +12,8 @@ Exit status:
 - 2: bad input (an unknown knob value, a missing data file, a model that cannot be loaded, an
   engine that refuses the run, e.g. a bad API key); one line on stderr says what is wrong. In a
   sweep the other points still run and the status is 2 at the end.
-- 3: some problems were left unrecorded because the engine was down; rerun to retry them
+- 3: some problems were left unrecorded because the engine was down (or died: one line quotes
+  its reason and the run stops at once); rerun to retry them
 - 130: interrupted (Ctrl-C or SIGTERM); finished problems are saved, rerun to resume
 """
 
@@ -127,7 +128,10 @@ class Point:
             if not self.multirun:
                 raise
             log.error("%s: %s", self.label or self.run_dir, exc)
-            STATE.failures.append(str(exc))
+            if getattr(exc, "exit_code", None) == EXIT_NOT_RECORDED:  # the engine went down
+                STATE.not_recorded.append(f"{self.label or self.run_dir}: {exc}")
+            else:
+                STATE.failures.append(str(exc))
             return None
         pending = summary.get("not_recorded_engine_errors")
         if pending:
@@ -154,7 +158,8 @@ def _task(cfg: DictConfig) -> Any:
         return loop_runner().run(point.execute())
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+        # 3 when the engine went down (EngineDown): the run is saved and resumable
+        sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
 
 
 # Launchers that run points in other processes (hydra/launcher=parallel, submitit) pickle the

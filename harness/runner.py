@@ -16,6 +16,7 @@ says how far it got (``complete``, ``error``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -26,7 +27,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from harness.engines import build_engine
-from harness.engines.base import EngineUnavailable, FatalEngineError
+from harness.engines.base import EngineDead, EngineUnavailable, FatalEngineError
 from harness.errors import HarnessError
 from harness.identity import config_hash, digest, resolved_without_identity, run_id
 from harness.mas import build_mas
@@ -49,7 +50,10 @@ log = logging.getLogger("harness")
 
 
 class EngineDown(HarnessError):
-    """The engine failed on many problems in a row: finished problems are saved."""
+    """The engine is down (it died, or failed on many problems in a row): finished problems
+    are saved and a rerun resumes; the CLI exits with status 3."""
+
+    exit_code = 3
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
@@ -285,6 +289,7 @@ async def _run_pending(
         t = time.perf_counter()
         await engine.start()
         session.engine_start_s = time.perf_counter() - t
+        _record_seeds(engine, store, session)
         if judge is not None:
             await judge.start()
         n_total = len(problems) * knobs.repeats
@@ -365,6 +370,19 @@ async def _run_pending(
         stats["served_model"] = served
 
 
+def _record_seeds(engine: Any, store: RunStore, session: Session) -> None:
+    """Whether each call's seed decided its sample (the engine knows once started): in
+    summary.json and the run's identity.json. False: a rerun is not call-for-call identical."""
+    seeds = getattr(getattr(engine, "inner", engine), "per_call_seeds", None)
+    session.stats["per_call_seeds"] = seeds
+    ident = store.read_identity()
+    if ident and ident.get("per_call_seeds") != seeds:
+        ident["per_call_seeds"] = seeds
+        tmp = store.identity_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(ident, indent=2) + "\n")
+        tmp.replace(store.identity_path)
+
+
 def _first(group: BaseExceptionGroup) -> BaseException:
     """The exception that explains why the run stopped: a fatal engine error as one line, else
     the first user-facing error, else the first exception."""
@@ -375,6 +393,11 @@ def _first(group: BaseExceptionGroup) -> BaseException:
             walk(exc) if isinstance(exc, BaseExceptionGroup) else flat.append(exc)
 
     walk(group)
+    for exc in flat:
+        if isinstance(exc, EngineDead):
+            return EngineDown(
+                f"the engine is down: {exc}; finished problems are saved, rerun to resume"
+            )
     for exc in flat:
         if isinstance(exc, FatalEngineError):
             return HarnessError(f"the engine refused the run: {exc}")
@@ -432,6 +455,8 @@ async def _episode(
         "attempt": attempt,
         "correct": bool(score.correct),
         "answer": score.answer,
+        # why no answer was read (harness.scoring.extract.CAUSES); None when one was
+        "no_answer_cause": no_answer_cause(score),
         "reason": score.reason,
         "error": result.error or (engine_errors[0] if engine_errors else None),
         "failed_calls": len(engine_errors),
@@ -440,8 +465,6 @@ async def _episode(
             for k in ("calls", "prompt_tokens", "completion_tokens", "rounds", "agents")
         },
         "reasoning_tokens": sum(int(getattr(c, "reasoning_tokens", 0) or 0) for c in calls),
-        # why no answer was read (harness.scoring.extract.CAUSES); None when one was
-        "no_answer_cause": no_answer_cause(score),
         "engine_retries": sum(int(getattr(c, "engine_retries", 0) or 0) for c in calls),
         "cost_usd": _cost(calls),
         "tokens_by_role": totals["by_role"],
@@ -470,6 +493,16 @@ async def _episode(
     return row, transcript
 
 
+def no_answer_cause(score: Score) -> str | None:
+    """The extractor's cause, or "scoring_error" / "no_anchor" when a scorer gave none."""
+    if score.answer not in (None, ""):
+        return None
+    cause = (score.details or {}).get("no_answer")
+    if cause:
+        return str(cause)
+    return "scoring_error" if (score.reason or "").startswith("scoring error") else "no_anchor"
+
+
 def _cost(calls: list[Any]) -> float | None:
     costs = [c.cost_usd for c in calls if getattr(c, "cost_usd", None) is not None]
     return round(sum(costs), 8) if costs else None
@@ -481,16 +514,6 @@ def _prior_sessions(prior: dict[str, Any]) -> list[dict[str, Any]]:
     if prior.get("wall_s_total") is not None:  # a summary written before sessions were kept
         return [{"wall_s": prior["wall_s_total"], "outcome": "unknown"}]
     return []
-
-
-def no_answer_cause(score: Score) -> str | None:
-    """The extractor's cause, or "scoring_error" / "no_anchor" when a scorer gave none."""
-    if score.answer not in (None, ""):
-        return None
-    cause = (score.details or {}).get("no_answer")
-    if cause:
-        return str(cause)
-    return "scoring_error" if (score.reason or "").startswith("scoring error") else "no_anchor"
 
 
 def _round(x: float | None) -> float | None:

@@ -35,12 +35,20 @@ class FatalEngineError(Exception):
     one line."""
 
 
+class EngineDead(FatalEngineError):
+    """The engine itself is down (vLLM's engine core died; a server whose ``/health`` fails
+    while it answers 5xx): waiting cannot fix it, so the run stops at once (exit 3) with the
+    server's reason instead of retrying for minutes. Finished problems are saved; a rerun once
+    the engine is back resumes. A ``FatalEngineError``, so every layer that stops on those
+    stops on this too."""
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     max_tokens: int = 512
     temperature: float = 0.0
     top_p: float = 1.0
-    seed: int | None = None
+    seed: int | None = None  # per-call seed; an engine whose platform cannot honour it drops it
     stop: tuple[str, ...] = ()
 
 
@@ -80,6 +88,10 @@ class Engine(abc.ABC):
     """Base class: subclasses implement ``_generate``; ``generate`` adds the concurrency limit."""
 
     name: str = "engine"
+    #: whether each request's own seed decides its sample (known once started): a rerun is then
+    #: call-for-call identical. False: seeds are not sent or not honoured per call (vLLM's CPU
+    #: server, HF generate's one generator per batch). None: the engine does not sample.
+    per_call_seeds: bool | None = None
 
     def __init__(self, max_concurrency: int = 1) -> None:
         self.max_concurrency = max(1, int(max_concurrency))

@@ -5,7 +5,12 @@ Failures, by what can fix them:
 - waiting: 429 (honouring ``Retry-After``), 408/409, 5xx, timeouts, dropped connections and
   malformed replies are retried with exponential backoff and jitter, up to ``model.retry``'s
   budget; then ``EngineUnavailable`` (the problem is left for a rerun). Each answer says how many
-  retries it took (``Completion.retries``).
+  retries it took (``Completion.retries``). While retries happen the log says so ("waiting on
+  the server: 3 retries, last error HTTP 500 ..."), not silence.
+- a dead engine: a 5xx whose body names vLLM's ``EngineDeadError``, or 5xx answers in a row
+  while the server's ``/health`` (vLLM's; next to ``/v1``) fails too, is ``EngineDead``: the run
+  stops at once (exit 3) quoting the server's reason. A 5xx while ``/health`` answers 200, or a
+  server without ``/health`` (404), stays a transient failure.
 - nothing: other 4xx (a bad key, an unknown model, a parameter the API rejects) raise
   ``FatalEngineError``, one line that stops the run instead of hundreds of doomed calls.
 - this request only: a context-length error is retried once with ``max_tokens`` cut to what the
@@ -30,11 +35,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import os
 import random
 import re
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import openai
@@ -42,6 +50,7 @@ import openai
 from harness.engines.base import (
     Completion,
     Engine,
+    EngineDead,
     EngineUnavailable,
     FatalEngineError,
     Request,
@@ -68,6 +77,12 @@ _OUTPUT_CAP = re.compile(
     r"supports at most (\d+) completion tokens|valid range of max_tokens is \[\d+, ?(\d+)\]",
     re.I,
 )
+# What vLLM's server says when its engine core is gone (EngineDeadError's message and name).
+_DEAD_WORDS = ("enginedeaderror", "enginecore encountered an issue", "engine core died")
+#: 5xx answers in a row (over all calls) after which the server's /health is asked
+HEALTH_AFTER_5XX = 2
+#: seconds between "waiting on the server" lines
+WAIT_LOG_EVERY_S = 10.0
 _CONTEXT_WORDS = (
     "context length",
     "context_length",
@@ -109,6 +124,13 @@ class OpenAIEngine(Engine):
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._rng = random.Random()
+        self._streak_5xx = 0  # 5xx answers in a row, over all calls
+        self._dead: str | None = None  # why the engine is known to be down
+        self._health_lock: asyncio.Lock | None = None
+        self._health_at = 0.0  # when /health last answered, and what
+        self._health_ok: bool | None = None
+        self._waits = 0  # retries since the last success (for the "waiting" lines)
+        self._wait_logged_at = 0.0
 
     # -- connection -------------------------------------------------------------------------
 
@@ -124,7 +146,40 @@ class OpenAIEngine(Engine):
                 )
         if self.model_id is None or self.context_length is None:
             await self._discover()
+        self.per_call_seeds = await self._decide_seeds()
         self._started = True
+
+    async def _decide_seeds(self) -> bool:
+        """Whether requests carry their per-call seed (``model.seeds``; see settings.py)."""
+        s = self.settings
+        mode = str(s.seeds).lower()
+        if "seed" not in s.sampling_params or mode == "false":
+            return False
+        if mode == "true":
+            return True
+        server = await self._vllm_version()
+        if server is not None:
+            log.warning(
+                "%s: a vLLM server (%s): per-call seeds are not sent (vLLM's CPU build kills "
+                "its engine on them; on a GPU server set model.seeds=true); a rerun is not "
+                "call-for-call identical",
+                s.base_url,
+                server,
+            )
+            return False
+        return True
+
+    async def _vllm_version(self) -> str | None:
+        """vLLM's version when the server is vLLM (its ``/version``), else None."""
+        url = self.health_url().removesuffix("/health") + "/version"
+        status, body = await asyncio.to_thread(_get, url)
+        try:
+            data = json.loads(body) if status == 200 else None
+        except ValueError:
+            return None
+        if isinstance(data, dict) and isinstance(data.get("version"), str):
+            return f"vLLM {data['version']}"
+        return None
 
     async def _discover(self) -> None:
         """Model id and context length from the server's model list (vLLM lists
@@ -188,7 +243,8 @@ class OpenAIEngine(Engine):
             "messages": messages,
             s.max_tokens_param: max_tokens,
         }
-        sent = {"temperature": p.temperature, "top_p": p.top_p, "seed": p.seed}
+        seed = p.seed if self.per_call_seeds is not False else None
+        sent = {"temperature": p.temperature, "top_p": p.top_p, "seed": seed}
         if p.stop:
             sent["stop"] = list(p.stop)
         for key, value in sent.items():
@@ -300,10 +356,14 @@ class OpenAIEngine(Engine):
         r = self.settings.retry
         retries, waited = 0, 0.0
         while True:
+            if self._dead is not None:
+                raise EngineDead(self._dead)
             try:
                 result = await call()
                 if getattr(result, "choices", True) in (None, []):
                     raise _Transient("a reply without choices")
+                self._streak_5xx = 0
+                self._waits = 0
                 return result, retries
             except openai.APIStatusError as exc:
                 failure = self._classify(exc)
@@ -312,11 +372,20 @@ class OpenAIEngine(Engine):
                     raise failure from None
                 if not isinstance(failure, _Transient):
                     raise failure from None
+                if exc.status_code >= 500:
+                    self._streak_5xx += 1
+                    await self._check_alive(failure)
             except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
                 # APITimeoutError is an APIConnectionError
                 failure = _Transient(f"{type(exc).__name__}: {_first_line(str(exc))}")
+                if type(exc.__cause__).__name__ == "ConnectError":  # httpx's (or its fork's)
+                    # Refused, not dropped: nothing listens. A server gone for good (vLLM's
+                    # exits when its engine dies) is told from a restart by /health below.
+                    self._streak_5xx += 1
+                    await self._check_alive(failure, refused=True)
             except _Transient as exc:
                 failure = exc
+            self._note_wait(failure)
             delay = failure.delay
             if delay is None:
                 span = min(r.backoff_max_s, r.backoff_base_s * 2**retries)
@@ -331,6 +400,76 @@ class OpenAIEngine(Engine):
             waited += delay
             retries += 1
             self.retries += 1
+
+    # -- is the server's engine alive? --------------------------------------------------------
+
+    def health_url(self) -> str:
+        """vLLM's ``/health``: at the server's root, next to ``/v1``."""
+        base = str(self.settings.base_url).rstrip("/")
+        if base.endswith("/v1"):
+            base = base[: -len("/v1")]
+        return base + "/health"
+
+    async def _check_alive(self, failure: _Transient, refused: bool = False) -> None:
+        """After a 5xx: raise ``EngineDead`` when the body names a dead engine, or when 5xx
+        answers keep coming and ``/health`` fails as well. One probe at a time, at most one
+        every few seconds, shared by every call in flight."""
+        message = str(failure)
+        if any(w in message.lower() for w in _DEAD_WORDS):
+            self._dead = f"{self.settings.base_url}: the engine is dead ({message})"
+            raise EngineDead(self._dead)
+        if self._streak_5xx < (HEALTH_AFTER_5XX + 2 if refused else HEALTH_AFTER_5XX):
+            return
+        if self._health_lock is None:
+            self._health_lock = asyncio.Lock()
+        async with self._health_lock:
+            if self._dead is not None:
+                raise EngineDead(self._dead)
+            if time.monotonic() - self._health_at > 3.0:
+                self._health_ok = await self._probe_health(message, refused)
+                self._health_at = time.monotonic()
+        if self._dead is not None:
+            raise EngineDead(self._dead)
+
+    async def _probe_health(self, last: str, refused: bool = False) -> bool | None:
+        """True: healthy; False: down (``_dead`` set); None: no answer or no such endpoint
+        (other providers), which decides nothing. ``refused``: the calls found nothing
+        listening; if /health is refused too, the server is gone."""
+        url = self.health_url()
+        status, body = await asyncio.to_thread(_get, url)
+        if status is None:
+            if refused and isinstance(body, ConnectionRefusedError):
+                self._dead = (
+                    f"{self.settings.base_url}: the server is gone: {self._streak_5xx} "
+                    f"connections refused in a row and {url} refused too (last: {last})"
+                )
+                return False
+            log.info("%s: no answer from %s (%s)", self.name, url, body)
+            return None
+        if status == 200:
+            return True
+        if status in (404, 405, 401, 403):
+            return None
+        said = f": {_first_line(str(body), 200)}" if body else ""
+        self._dead = (
+            f"{self.settings.base_url}: the engine is down: {self._streak_5xx} HTTP 5xx in a "
+            f"row (last: {last}) and {url} answers HTTP {status}{said}"
+        )
+        return False
+
+    def _note_wait(self, failure: Exception) -> None:
+        """Say that calls are waiting on the server: on the 3rd retry since the last success,
+        then every ``WAIT_LOG_EVERY_S`` seconds while it lasts."""
+        self._waits += 1
+        now = time.monotonic()
+        if self._waits >= 3 and now - self._wait_logged_at >= WAIT_LOG_EVERY_S:
+            self._wait_logged_at = now
+            log.warning(
+                "%s: waiting on the server: %d retries, last error %s",
+                self.name,
+                self._waits,
+                _first_line(str(failure), 200),
+            )
 
     def _classify(self, exc: openai.APIStatusError) -> Exception:
         status = exc.status_code
@@ -400,6 +539,19 @@ def _api_message(exc: openai.APIStatusError) -> str:
 def _first_line(text: str, limit: int = 300) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line[:limit]
+
+
+def _get(url: str, timeout: float = 10.0) -> tuple[int | None, Any]:
+    """``(status, body text)`` of a GET; ``(None, the OSError)`` when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - our server
+            return resp.status, resp.read(4096).decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(4096).decode(errors="replace")
+    except urllib.error.URLError as exc:
+        return None, exc.reason
+    except OSError as exc:
+        return None, exc
 
 
 def retry_after(headers: Any) -> float | None:

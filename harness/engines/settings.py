@@ -86,6 +86,10 @@ class ApiModelSettings:
     max_output_tokens: int | None
     extra_body: dict[str, Any]  # sent as is (e.g. reasoning_effort)
     price: Price | None
+    # Send the per-call seed? auto: yes, except to a vLLM server (its CPU build kills its engine
+    # on a seeded request whose prefill is chunked, and a CPU server cannot be told from a GPU
+    # one); true: always (a GPU vLLM server); false: never.
+    seeds: str = "auto"
 
     def identity(self) -> dict[str, Any]:
         keys = ("name", "engine", "base_url", "model_id", "max_tokens_param", "sampling_params")
@@ -104,6 +108,7 @@ class TableModelSettings:
 
 
 SAMPLING_PARAMS = ("temperature", "top_p", "seed", "stop")
+SEEDS = ("auto", "true", "false")
 PREFIX_MODES = ("continue_final_message", "none")
 MAX_TOKENS_PARAMS = ("max_tokens", "max_completion_tokens")
 
@@ -127,6 +132,7 @@ def model_settings(node: Any) -> LocalModelSettings | ApiModelSettings | TableMo
         _check_choice("model.prefix_mode", s.prefix_mode, PREFIX_MODES)
         for p in s.sampling_params:
             _check_choice("model.sampling_params", p, SAMPLING_PARAMS)
+        _check_choice("model.seeds", str(s.seeds).lower(), SEEDS)
         return s
     if kind in TABLE_ENGINES:
         return from_node(TableModelSettings, data, "model")

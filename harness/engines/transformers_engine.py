@@ -28,6 +28,9 @@ class TransformersEngine(Engine):
         self.settings = s = model_settings(settings)
         super().__init__(s.max_concurrency)
         self.max_batch = s.max_batch
+        # HF generate draws a batch's samples from one generator: a row's sample depends on the
+        # batch it ran in, so per-call seeds hold only one request at a time.
+        self.per_call_seeds = self.max_batch <= 1
         self.model = None
         self.tokenizer = None
         self.context_len: int | None = None

@@ -25,6 +25,7 @@ from harness.engines import processes
 from harness.engines.base import (
     Completion,
     Engine,
+    EngineDead,
     EngineUnavailable,
     FatalEngineError,
     Request,
@@ -100,6 +101,14 @@ class VllmEngine(Engine):
         }
         if on_cpu:
             kwargs["kv_cache_memory_bytes"] = int(s.cpu_kv_cache_gb * GiB)
+            # Per-call seeds on a CPU: vLLM's CPU generators have no offset, and its worker
+            # calls set_offset() to rewind the generator of a request whose sampled token it
+            # discards, which happens exactly when a prefill is split across steps (chunked
+            # prefill): the engine core dies ("CPU Generator does not use offset"). Without
+            # chunked prefill a prompt is always prefilled whole, the rewind never runs, and
+            # the CPU sampler honours each request's seed (its per-request generators).
+            kwargs["enable_chunked_prefill"] = False
+            kwargs["max_num_batched_tokens"] = max(8192, _max_len(path, s.max_model_len))
         t0 = time.perf_counter()
         before = processes.descendants()
         try:
@@ -119,6 +128,10 @@ class VllmEngine(Engine):
         self._watchdog = processes.Watchdog(self._children)
         self._loop = asyncio.get_running_loop()
         self.context_len = int(self.llm.model_config.max_model_len)
+        # Seeds are honoured per call: natively on a GPU, on a CPU with chunked prefill off
+        # (above); checked, since the scheduler setting is what keeps the CPU worker alive.
+        chunked = bool(getattr(self.llm.vllm_config.scheduler_config, "enable_chunked_prefill", 0))
+        self.per_call_seeds = not (on_cpu and chunked)
         self.loads += 1
         self.load_s = time.perf_counter() - t0
         log.info(
@@ -139,7 +152,8 @@ class VllmEngine(Engine):
             max_tokens=max_tokens,
             temperature=p.temperature,
             top_p=p.top_p,
-            seed=p.seed,
+            # never a seed that would take a CPU worker down (see _load)
+            seed=p.seed if self.per_call_seeds is not False else None,
             stop=list(p.stop) or None,
             output_kind=RequestOutputKind.FINAL_ONLY,
         )
@@ -172,7 +186,8 @@ class VllmEngine(Engine):
             reason = "length" if "length" in text or "context" in text else "error"
             raise RequestRejected(text.splitlines()[0], finish_reason=reason) from exc
         except EngineDeadError as exc:
-            raise EngineUnavailable(f"the vLLM engine died: {exc}") from exc
+            # No retry brings it back: stop the run now (exit 3) with vLLM's reason.
+            raise EngineDead(f"the vLLM engine died: {_first_line(exc)}") from exc
         if final is None or not final.outputs:
             raise EngineUnavailable("vLLM returned no output")
         o = final.outputs[0]
@@ -213,3 +228,18 @@ class VllmEngine(Engine):
         if llm is not None:
             log.info("vLLM shut down (%s)", self.settings.name)
         self._loop = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _max_len(path: str, configured: int | None) -> int:
+    """The context the engine will have: ``max_model_len`` if set, else the model's own."""
+    if configured:
+        return int(configured)
+    from transformers import AutoConfig
+
+    cfg = AutoConfig.from_pretrained(path)
+    return int(getattr(cfg, "max_position_embeddings", 0) or 8192)

@@ -60,6 +60,13 @@ class Script:
     api_key: str | None = None  # expected bearer token; a wrong one gets 401
     status: int | None = None  # answer every request with this status (e.g. 401, 404)
     context_length: int = 4096
+    # The engine dies after this many answered calls: every later POST gets HTTP 500 with
+    # `dead_message` and /health answers `dead_health` (vLLM: 503).
+    dead_after: int | None = None
+    dead_message: str = "Internal Server Error"
+    dead_health: int = 503
+    health: int | None = 200  # /health while alive; None: no such route (404), as at OpenAI
+    vllm_version: str | None = None  # answer /version as vLLM does
     # A provider's cap on max_tokens: a larger request gets DeepSeek's 400 for deepseek-chat.
     output_cap: int | None = None
     served_model: str | None = None  # the id answers name (an alias's target); None: as asked
@@ -75,6 +82,10 @@ class Log:
     ok: dict[str, dict[str, Any]] = field(default_factory=dict)  # body key -> last success
     raw: list[bytes] = field(default_factory=list)
     denied: int = 0  # requests answered by `status` or 401 before being looked at
+    answered: int = 0  # calls answered 200
+    dead_since: float | None = None  # monotonic time the engine died
+    after_death: int = 0  # requests that came after it died
+    health_probes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -83,7 +94,7 @@ def body_key(raw: bytes) -> str:
 
 
 class FakeOpenAI:
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, port: int = 0) -> None:
         self.script = script
         self.log = Log()
         server = self
@@ -95,6 +106,13 @@ class FakeOpenAI:
                 pass
 
             def do_GET(self) -> None:
+                if self.path.rstrip("/") == "/health":  # vLLM's: no key, no scripted status
+                    return server._health(self)
+                if self.path.rstrip("/") == "/version":  # vLLM's; other servers: 404
+                    version = server.script.vllm_version
+                    if version is None:
+                        return server._send(self, 404, {"detail": "Not Found"})
+                    return server._send(self, 200, {"version": version})
                 if not server._authorized(self):
                     return
                 if self.path.rstrip("/").endswith("/models"):
@@ -119,7 +137,8 @@ class FakeOpenAI:
                     return
                 server._chat(self, raw)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True  # a restarted server takes its port back
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -150,7 +169,23 @@ class FakeOpenAI:
             return False
         return True
 
+    def dead(self) -> bool:
+        return self.log.dead_since is not None
+
+    def _health(self, h: BaseHTTPRequestHandler) -> None:
+        with self.log.lock:
+            self.log.health_probes += 1
+        status = self.script.dead_health if self.dead() else self.script.health
+        if status is None:
+            return self._send(h, 404, {"detail": "Not Found"})
+        self._send(h, status, {} if status == 200 else {"error": "engine dead"})
+
     def _chat(self, h: BaseHTTPRequestHandler, raw: bytes) -> None:
+        if self.dead():
+            with self.log.lock:
+                self.log.after_death += 1
+            msg = self.script.dead_message
+            return self._send(h, 500, {"error": {"message": msg, "type": "InternalServerError"}})
         key = body_key(raw)
         body = json.loads(raw)
         with self.log.lock:
@@ -253,6 +288,10 @@ class FakeOpenAI:
         }
         with self.log.lock:
             self.log.ok[key] = reply
+            self.log.answered += 1
+            s = self.script
+            if s.dead_after is not None and self.log.answered >= s.dead_after:
+                self.log.dead_since = self.log.dead_since or time.monotonic()
         self._send(h, 200, reply)
 
     def _send(

@@ -110,3 +110,38 @@ def test_bad_key_stops_the_run_with_one_line(data_dir, tmp_path):
     assert KEY not in proc.stderr + proc.stdout
     # not hundreds of retries: each request in flight failed once
     assert srv.total_attempts() <= 2 * N
+
+
+@pytest.mark.slow  # two CLI runs (15 s)
+def test_a_dead_engine_ends_the_run_at_once_with_its_reason(data_dir, tmp_path):
+    """vLLM after its engine core died: HTTP 500 for every request, /health 503. The run stops
+    with exit 3 and one line quoting the server (default backoff, not the test's fast one: no
+    ten minutes of retries); what finished is saved and a rerun against a live server resumes."""
+    run_dir = tmp_path / "run"
+    args = [a for a in _args("URL", run_dir, "mas=single") if "backoff" not in a]
+    with FakeOpenAI(Script(dead_after=3, api_key=KEY)) as srv:
+        proc = run_cli(
+            *[a.replace("URL", srv.url) for a in args],
+            "model.max_concurrency=1",
+            timeout=120,
+            HARNESS_TEST_API_KEY=KEY,
+        )
+        assert srv.dead()
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    assert "the engine is down" in errors[0] and "answers HTTP 503" in errors[0], errors[0]
+    assert "rerun to resume" in errors[0] and "Traceback" not in proc.stderr
+    saved = read_jsonl(run_dir / "results.jsonl")
+    assert 1 <= len(saved) < N
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert not summary["complete"] and "the engine is down" in summary["error"]
+
+    port = int(srv.url.rsplit(":", 1)[1].split("/")[0])
+    with FakeOpenAI(Script(api_key=KEY), port) as srv:  # the server is back: the rerun resumes
+        proc = run_cli(
+            *[a.replace("URL", srv.url) for a in args], timeout=120, HARNESS_TEST_API_KEY=KEY
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(read_jsonl(run_dir / "results.jsonl")) == N
+    assert len(srv.log.order) == N - len(saved)  # only what was missing was asked

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from harness.engines.base import (
+    EngineDead,
     EngineUnavailable,
     FatalEngineError,
     Request,
@@ -326,3 +327,88 @@ def test_other_bad_requests_are_not_context_errors(message):
     from harness.engines.openai_engine import is_context_error
 
     assert not is_context_error(message)
+
+
+# -- a dead engine is seen at once; a 5xx while the server is healthy is still waited out --------
+
+
+async def _many(e: OpenAIEngine, n: int):
+    try:
+        return await asyncio.gather(*(e.generate(req(i)) for i in range(n)), return_exceptions=True)
+    finally:
+        await e.close()
+
+
+def test_dead_engine_behind_5xx_stops_with_the_health_answer():
+    # vLLM after its engine core died: 500 for every request, /health 503
+    with FakeOpenAI(Script(dead_after=2)) as srv:
+        e = engine(srv.url, "openai", "model.retry.backoff_base_s=0.2")
+        outs = run(_many(e, 6))
+    dead = [o for o in outs if isinstance(o, EngineDead)]
+    assert dead, outs
+    assert "/health answers HTTP 503" in str(dead[0]) and "HTTP 500" in str(dead[0])
+    assert srv.log.health_probes >= 1
+    # not a budget of retries per call: a few attempts after the death, then stop
+    assert srv.log.after_death <= 2 * 6
+
+
+def test_engine_dead_error_in_the_body_is_dead_without_asking():
+    msg = "EngineCore encountered an issue. See stack trace (above) for the root cause."
+    with FakeOpenAI(Script(dead_after=1, dead_message=msg)) as srv:
+        outs = run(_many(engine(srv.url), 3))
+    dead = [o for o in outs if isinstance(o, EngineDead)]
+    assert dead and msg in str(dead[0]), outs
+    assert srv.log.health_probes == 0
+
+
+@pytest.mark.parametrize("health", [200, None])
+def test_5xx_while_healthy_or_without_health_endpoint_is_retried(health):
+    with FakeOpenAI(Script(faults=("http500",), every=1, health=health)) as srv:
+        e = engine(srv.url)
+        outs = run(_many(e, 4))
+    assert all(not isinstance(o, Exception) for o in outs), outs
+    assert sum(o.retries for o in outs) == srv.expected_retries() == 4
+
+
+def test_retries_are_reported_while_they_happen(caplog):
+    with FakeOpenAI(Script(status=500)) as srv:  # /health answers 200: a transient 5xx
+        e = engine(srv.url, "openai", "model.model_id=m", "model.context_length=99")
+        with caplog.at_level("WARNING", logger="harness.engines.openai_engine"):
+            (out,) = run(_many(e, 1))
+    assert isinstance(out, EngineUnavailable) and not isinstance(out, EngineDead), out
+    lines = [r.getMessage() for r in caplog.records if "waiting on the server" in r.getMessage()]
+    assert lines and "3 retries, last error HTTP 500: scripted HTTP 500" in lines[0], lines
+
+
+# -- per-call seeds, decided per server --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "mode", "sent"),
+    [
+        (None, "auto", True),  # OpenAI, DeepSeek, ...: seeds accepted
+        ("0.32.0", "auto", False),  # a vLLM server: its CPU build dies on them
+        ("0.32.0", "true", True),  # a GPU vLLM server, said so
+        (None, "false", False),
+    ],
+)
+def test_seeds_are_sent_as_the_server_allows(version, mode, sent):
+    with FakeOpenAI(Script(vllm_version=version)) as srv:
+        e = engine(srv.url, "openai", f"model.seeds={mode}")
+        run(_one(e, req(3)))
+    (body,) = srv.log.bodies.values()
+    assert ("seed" in body) is sent and e.per_call_seeds is sent
+    assert body["temperature"] == 0.7
+
+
+def test_seeds_setting_is_checked():
+    with pytest.raises(ConfigError, match="model.seeds"):
+        engine("http://127.0.0.1:9/v1", "openai", "model.seeds=sometimes")
+
+
+def test_a_server_gone_for_good_is_dead_after_a_few_refusals():
+    with FakeOpenAI(Script()) as srv:
+        url = srv.url
+    e = engine(url, "openai", "model.model_id=m", "model.context_length=99")
+    (out,) = run(_many(e, 1))  # nothing listens on the port any more
+    assert isinstance(out, EngineDead) and "connections refused" in str(out), out
