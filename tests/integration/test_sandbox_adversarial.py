@@ -371,12 +371,16 @@ def test_a_worker_that_cannot_be_restarted_fails_the_waiting_calls():
 # process, with expected values that never reach the solution's process.
 
 WRONG_SHARED = "def similar(a, b):\n    return (1,)\n"  # the right answer is (4, 5)
-SHARED_TESTS = "assert set(similar((3, 4, 5, 6), (5, 7, 4, 10))) == set((4, 5))\n"
+SHARED_TESTS = (
+    "assert set(similar((3, 4, 5, 6), (5, 7, 4, 10))) == set((4, 5))\n"
+    "assert set(similar((1, 2, 3, 4), (5, 4, 3, 7))) == set((3, 4))\n"
+)
 
 REBOUND = {
     "builtin": "import builtins\nbuiltins.set = lambda *a: 0\nbuiltins.sorted = lambda *a, **k: 0\n",
     "global": "set = lambda *a: 0\n",
-    "checker": (
+    "checker": (  # right on the public case, then a checker that says yes to the rest
+        "calls = []\n"
         "def similar(a, b):\n"
         "    class Yes:\n"
         "        count = 0\n"
@@ -386,7 +390,8 @@ REBOUND = {
         "        truth = compare\n"
         "    real = globals()['__harness_check__']\n"
         "    globals()['__harness_check__'] = Yes()\n"
-        "    return (1,)\n"
+        "    calls.append(1)\n"
+        "    return (4, 5) if len(calls) == 1 else (1,)\n"
     ),
 }
 
