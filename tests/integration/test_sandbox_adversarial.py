@@ -418,6 +418,18 @@ def test_patched_abs_and_isclose_do_not_reach_the_tests(sandbox):
     assert run(sandbox, good, tests=tests, cpu_s=5).passed
 
 
+def test_only_the_entry_point_may_bear_a_builtins_name(sandbox):
+    # MBPP 126 asks for a function called sum; the tests' other builtins stay genuine
+    program = "def sum(a, b):\n    return a + b\ndef abs(x):\n    return 0\n"
+    tests = "assert sum(10, 15) == 25\nassert abs(sum(1, 2) - 4) < 0.5\n"
+    res = run(sandbox, program, tests=tests, cpu_s=5, entry_point="sum")
+    assert not res.passed and "hidden test line 2" in (res.detail or ""), res.detail
+    res = run(sandbox, program, tests="assert sum(10, 15) == 25\n", cpu_s=5, entry_point="sum")
+    assert res.passed, res.detail
+    res = run(sandbox, program, tests="assert sum(10, 15) == 25\n", cpu_s=5)
+    assert not res.passed  # no entry point named: the genuine sum
+
+
 TRACER = """
 import sys
 def double(x):
