@@ -710,4 +710,9 @@ def test_a_lone_surrogate_anywhere_does_not_crash_the_run_or_its_rerun(tmp_path,
     v = subprocess.run([sys.executable, "-m", "harness.view", str(out), "--out", str(page)],
                        cwd=ROOT, env=cli_env(HOME=str(home)), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert v.returncode == 0, v.stderr[-3000:]
-    assert page.stat().st_size > 0
+    assert "ud800" in page.read_text(encoding="utf-8")  # the escaped text, shown as text
+    # W&B's offline runs (first run and rerun) finished cleanly
+    from tests.tracking.wandb_records import offline_runs, run_view
+
+    runs = offline_runs(out)
+    assert len(runs) == 2 and all(run_view(f)["exit_code"] == 0 for f in runs)
