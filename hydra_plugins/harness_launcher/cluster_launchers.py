@@ -70,6 +70,8 @@ class HarnessJoblibLauncher(JoblibLauncher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         n_jobs = int(self.joblib.get("n_jobs") or -1)
+        if len(job_overrides) == 1:
+            n_jobs = 1  # one point: one engine, nothing to share the GPUs with
         try:
             cluster.check_one_gpu_engine(
                 _sweep_configs(self, job_overrides), n_jobs, "hydra/launcher=parallel (joblib)"
