@@ -191,7 +191,7 @@ class Episode:
         seed: int,
         temperature: float,
         top_p: float,
-        reasoning: Any,
+        reasoning: ReasoningSettings,
     ) -> None:
         self.engine = engine
         self.problem = problem
@@ -199,7 +199,8 @@ class Episode:
         self.seed = seed
         self.temperature = float(temperature)
         self.top_p = float(top_p)
-        self.reasoning: ReasoningSettings = from_node(ReasoningSettings, reasoning, "reasoning")
+        # typed settings from the runner; a plain mapping is accepted for scripts and benches
+        self.reasoning = from_node(ReasoningSettings, reasoning, "reasoning")
         self.policy: CallPolicy | None = None
         # set by the system, with the policy: renders the re-ask after an unparseable reply
         self.retry_prompt: Callable[[str], str] | None = None
@@ -233,49 +234,24 @@ class Episode:
     ) -> Asked:
         """Call ``who`` and parse the visible answer. A failed attempt is asked again, never as
         the identical request: a reply that does not parse is shown back to the model with
-        what was wrong (``mas.parse_retries``); an empty reply is re-sampled at least at
-        ``reasoning.retry_temperature``; a request over the context length asks for half the
-        tokens; a reasoning model cut off while thinking is re-asked with changed sampling and
-        ``reasoning.think_retry_budget`` of the tokens (``reasoning.think_retries``). What is
-        still unusable after that is returned with ``value=None`` for the caller's recorded
+        what was wrong (``mas.parse_retries``, per role ``mas.role_parse_retries``); an empty
+        reply is re-sampled at least at ``reasoning.retry_temperature``; a request over the
+        context length asks for half the tokens; under ``reasoning.cut_thinking=recover`` a
+        reasoning model cut off while thinking is re-asked with changed sampling and
+        ``reasoning.think_retry_budget`` of the tokens (``reasoning.think_retries``). Under
+        ``mas.retry_halving`` every re-ask halves a max_tokens above 8192. What is still
+        unusable after that is returned with ``value=None`` for the caller's recorded
         fallback."""
         policy = self._policy()
-        left = {"parse": policy.parse_retries, "think": self.reasoning.think_retries}
+        left = {"parse": policy.retries(who.role), "think": self.reasoning.think_retries}
         sampling = (int(max_tokens), self.temperature, self.top_p)
         attempt = 0
         while True:
             record = await self.call(who, messages, sampling, attempt)
             asked = Asked(record)
-            kind: str | None = "parse"
-            if record.error:
-                asked.reason = f"engine error: {record.error}"
-                if record.finish_reason == "length" and sampling[0] > 1:
-                    sampling = (sampling[0] // 2, *sampling[1:])  # as the original: ask for less
-                else:
-                    kind = None  # the same request can never succeed
-            elif record.thinking_cut and self.reasoning.reasoning_model:
-                kind = "think"
-                asked.reason = f"thinking cut off at {record.max_tokens} tokens"
-            elif not record.output.strip():
-                cut = " (ran out of tokens)" if record.finish_reason == "length" else ""
-                asked.reason = f"empty reply{cut}"
-                sampling = (
-                    sampling[0],
-                    max(sampling[1], self.reasoning.retry_temperature),
-                    sampling[2],
-                )
-            else:
-                try:
-                    asked.value = parse(record.output)
-                    return asked
-                except ParseError as exc:
-                    asked.reason, asked.partial = exc.reason, exc.partial
-                    retry = self._retry_prompt(exc.reason)
-                    messages = [
-                        *messages,
-                        {"role": "assistant", "content": record.output},
-                        {"role": "user", "content": retry},
-                    ]
+            kind, messages, sampling = self._judge(asked, messages, sampling, parse)
+            if asked.value is not None or (asked.reason is None and kind is None):
+                return asked
             self.event(
                 "parse_failed",
                 round=who.round,
@@ -289,6 +265,8 @@ class Episode:
                 return asked
             left[kind] -= 1
             attempt += 1
+            # the original halved max_tokens above 8192 on every re-ask (policy.retry_halving)
+            sampling = (policy.next_max_tokens(who.role, sampling[0]), *sampling[1:])
             if kind == "think":
                 budget = max(1, int(sampling[0] * self.reasoning.think_retry_budget))
                 sampling = (budget, max(sampling[1], self.reasoning.retry_temperature), sampling[2])
@@ -302,6 +280,42 @@ class Episode:
                     max_tokens=sampling[0],
                     temperature=sampling[1],
                 )
+
+    def _judge(
+        self,
+        asked: Asked,
+        messages: list[dict[str, str]],
+        sampling: tuple[int, float, float],
+        parse: Callable[[str], Any],
+    ) -> tuple[str | None, list[dict[str, str]], tuple[int, float, float]]:
+        """Parse one attempt into ``asked``; returns which retry budget a failure draws on
+        (parse | think | None: none can help) and the next attempt's messages and sampling."""
+        record = asked.record
+        if record.error:
+            asked.reason = f"engine error: {record.error}"
+            if record.finish_reason == "length" and sampling[0] > 1:
+                return "parse", messages, (sampling[0] // 2, *sampling[1:])  # ask for less
+            return None, messages, sampling  # the same request can never succeed
+        if record.thinking_cut and self.reasoning.reasoning_model:
+            asked.reason = f"thinking cut off at {record.max_tokens} tokens"
+            return "think", messages, sampling
+        if not record.output.strip():
+            cut = " (ran out of tokens)" if record.finish_reason == "length" else ""
+            asked.reason = f"empty reply{cut}"
+            hotter = max(sampling[1], self.reasoning.retry_temperature)
+            return "parse", messages, (sampling[0], hotter, sampling[2])
+        try:
+            asked.value = parse(record.output)
+            return None, messages, sampling
+        except ParseError as exc:
+            asked.reason, asked.partial = exc.reason, exc.partial
+        retry = self._retry_prompt(asked.reason)
+        messages = [
+            *messages,
+            {"role": "assistant", "content": record.output},
+            {"role": "user", "content": retry},
+        ]
+        return "parse", messages, sampling
 
     def _retry_prompt(self, reason: str) -> str:
         if self.retry_prompt is None:
@@ -375,12 +389,18 @@ class Episode:
     async def _budget_force(
         self, request: Request, completion: Completion, who: Who, seq: int
     ) -> Completion:
-        """Budget forcing (s1-style, as the original ran M1): a model that ran out of tokens
-        while thinking gets its thinking closed and a short bounded continuation, so it still
-        states an answer."""
-        extra = self.reasoning.budget_forcing_tokens
+        """Budget forcing (s1-style, as the original ran M1, llms/openai.py:531): an answer that
+        came within ``reasoning.budget_forcing_margin`` tokens of its limit while still thinking
+        gets its thinking closed and a bounded continuation (``ReasoningSettings.forcing_tokens``),
+        so it still states an answer."""
+        limit = request.params.max_tokens
+        extra = self.reasoning.forcing_tokens(limit)
         text = request.prefix + completion.text
-        if extra <= 0 or completion.finish_reason != "length" or not thinking_open(text):
+        # the original's trigger: the answer came within the margin of its limit
+        near = completion.finish_reason == "length" or (
+            int(completion.completion_tokens or 0) >= limit - self.reasoning.budget_forcing_margin
+        )
+        if extra <= 0 or not near or not thinking_open(text):
             return completion
         forced = Request(
             messages=request.messages,
@@ -438,6 +458,10 @@ class Episode:
     ) -> CallRecord:
         raw = request.prefix + completion.text
         thinking, visible = split_thinking(raw)
+        if self.reasoning.cut_thinking == "raw" and not visible.strip() and thinking_open(raw):
+            # The original's output for a thinking that never closed: the raw text, thinking
+            # and its last \boxed{} included (llms/openai.py: extract_reasoner finds no </think>).
+            visible = raw
         if completion.reasoning:  # an API's separate reasoning field
             thinking = (completion.reasoning + ("\n" + thinking if thinking else "")).strip()
         end = self.clock()

@@ -19,6 +19,9 @@ from harness.mas.parsing import CEO, EVALUATOR, CEODecision, Evaluation, parse_c
 from harness.mas.settings import CEOSystemSettings
 from harness.mas.steps import RoundPlan, State
 
+#: the original's CEO fallbacks (mas.ceo.fallback=original)
+ORIGINAL_RECRUIT, ORIGINAL_TOKENS = 2, 32000
+
 
 class CEOSystem(AgentVerse):
     name = "ceo"
@@ -49,6 +52,21 @@ class CEOSystem(AgentVerse):
     def menu_text(self) -> str:
         return "[" + ", ".join(str(b) for b in self.menu) + "]"
 
+    def calibration(self) -> dict[str, Any]:
+        """The CEO prompt's bounds and typical values (the original's prompt gave both)."""
+        ceo = self.settings.ceo
+        simple, medium, complex_ = ceo.typical_budgets(self.menu)
+        return dict(
+            min_agents=self.min_agents,
+            max_agents=self.max_agents,
+            menu=self.menu_text(),
+            ordinary_agents=ceo.ordinary_agents,
+            complex_agents=ceo.complex_agents,
+            simple_tokens=simple,
+            medium_tokens=medium,
+            complex_tokens=complex_,
+        )
+
     def _templates(self) -> dict[str, tuple[str, ...]]:
         return {**super()._templates(), CEO: ("system", "user", "resources_first", "resources")}
 
@@ -62,12 +80,13 @@ async def decide(st: State, system: CEOSystem) -> RoundPlan:
         solution=st.solution or kit.text("no_solution"),
         feedback=st.feedback or kit.text("no_advice"),
         resources=_resources(st, system),
-        min_agents=system.min_agents,
-        max_agents=system.max_agents,
-        menu=system.menu_text(),
+        **system.calibration(),
     )
     asked = await ep.ask(Who(CEO, st.round, "decide"), messages, kit.limit(CEO, None), parse_ceo)
     said = asked.value or asked.partial or CEODecision()
+    if asked.value is None and system.settings.ceo.fallback == "original":
+        # agents/tasksolving_agent/ceo.py:80: continue, 2 experts, 32000 tokens, no direction
+        said = CEODecision(stop=False, recruit=ORIGINAL_RECRUIT, max_tokens=ORIGINAL_TOKENS)
     plan, notes = _clamp(said, st, system, asked.record.seq)
     if said.stop:
         if system.settings.stop_on == EVALUATOR:
@@ -106,15 +125,22 @@ def _clamp(
     Missing fields keep last round's value (the first round: the upper bounds)."""
     notes: list[str] = []
     last = st.plan
+    original = system.settings.ceo.fallback == "original"
     if said.recruit is None:
-        agents = last.agents if last else system.max_agents
+        if original:  # output_parser.py:72: an unreadable recruit number is 2
+            agents = min(max(ORIGINAL_RECRUIT, system.min_agents), system.max_agents)
+        else:
+            agents = last.agents if last else system.max_agents
         notes.append(f"recruit number missing: used {agents}")
     else:
         agents = min(max(said.recruit, system.min_agents), system.max_agents)
         if agents != said.recruit:
             notes.append(f"recruit number {said.recruit} clamped to {agents}")
     menu = system.menu
-    if said.max_tokens is None:
+    if said.max_tokens is None and original:  # output_parser.py:77: unreadable → 32000
+        budget = min(menu, key=lambda b: (abs(b - ORIGINAL_TOKENS), b))
+        notes.append(f"maximum tokens missing: used {budget}")
+    elif said.max_tokens is None:
         budget = last.budget if last and last.budget else menu[-1]
         notes.append(f"maximum tokens missing: used {budget}")
     else:
@@ -122,7 +148,9 @@ def _clamp(
         if budget != said.max_tokens:
             notes.append(f"maximum tokens {said.max_tokens} set to menu entry {budget}")
     direction, sender, source = said.direction, CEO, call
-    if not direction:
+    if not direction and original:
+        notes.append("direction missing: none")  # the original broadcast nothing
+    elif not direction:
         direction, sender, source = st.advice or None, EVALUATOR, st.evaluation_call
         notes.append("direction missing: used the evaluator's advice")
     if said.stop is None:

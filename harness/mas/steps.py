@@ -43,6 +43,16 @@ from harness.mas.settings import AgentVerseSettings
 from harness.problem import Problem
 
 
+def role_limit(
+    settings: AgentVerseSettings, tokens: int, role: str, budget: int | None = None
+) -> int:
+    """A role's token limit: the CEO's ``budget`` when it budgets the role, else the explicit
+    ``mas.role_tokens.<role>``, else ``tokens``; never above ``tokens`` for the roles in
+    ``mas.tokens_caps``. The one definition the steps and the sweep plan (harness/plan.py) use."""
+    limit = budget if budget is not None else (settings.role_tokens.get(role) or tokens)
+    return min(limit, tokens) if role in settings.tokens_caps else limit
+
+
 @dataclass
 class RoundPlan:
     agents: int  # experts this round: one solver, agents - 1 critics
@@ -65,12 +75,9 @@ class Kit:
     sandbox_factory: Callable[[], Any] | None
 
     def limit(self, role: str, plan: RoundPlan | None) -> int:
-        """A role's token limit: the CEO's budget for the roles it budgets, else the explicit
-        ``mas.role_tokens.<role>``, else ``tokens``; never above ``tokens``."""
-        if plan is not None and plan.budget is not None and role in plan.budget_roles:
-            return min(plan.budget, self.tokens)
-        explicit = self.settings.role_tokens.get(role)
-        return min(explicit or self.tokens, self.tokens)
+        """``role``'s token limit this round (:func:`role_limit`)."""
+        budgeted = plan is not None and plan.budget is not None and role in plan.budget_roles
+        return role_limit(self.settings, self.tokens, role, plan.budget if budgeted else None)
 
     def text(self, key: str) -> str:
         return self.prompts.get("texts", key)
@@ -334,18 +341,23 @@ def _solver_with_memory(st: State, fields: dict[str, Any]) -> list[dict[str, str
 
 
 async def _solve(st: State, who: Who, messages: list[dict[str, str]]) -> None:
-    domain = st.problem.domain
+    domain, settings = st.problem.domain, st.kit.settings
     asked = await st.ep.ask(
         who, messages, st.kit.limit(SOLVER, st.plan), lambda t: check_solution(t, domain)
     )
     record = asked.record
+    text = asked.value if asked.value is not None else record.output
+    if domain == "code" and settings.code_messages == "code_block":
+        # the original's code solver parser kept only the last fenced block
+        code = extract_code(text)
+        text = f"```python\n{code.strip()}\n```" if code is not None else text
     if asked.value is not None:
-        st.solution, st.issue, st.solution_call = asked.value, None, record.seq
-    elif st.solution and st.issue is None:
+        st.solution, st.issue, st.solution_call = text, None, record.seq
+    elif st.solution and st.issue is None and settings.final_answer == "last_parsed":
         _fallback(st, SOLVER, asked, used="kept the previous solution")
     elif record.output.strip():
-        # Nothing better exists: keep the malformed text so it is still graded.
-        st.solution, st.issue, st.solution_call = record.output, asked.reason, record.seq
+        # the original took the solver's last message, usable or not (mas.final_answer)
+        st.solution, st.issue, st.solution_call = text, asked.reason, record.seq
         _fallback(st, SOLVER, asked, used="raw output")
     else:
         st.issue = asked.reason
@@ -445,7 +457,11 @@ async def evaluate(st: State, test_report: str) -> Evaluation:
         _fallback(st, EVALUATOR, asked, used="correctness 0, no advice")
         st.feedback = f"The evaluator's reply could not be read ({asked.reason})."
     else:
-        st.feedback = f"Correctness: {int(evaluation.correct)}. Advice: {evaluation.advice or '-'}"
+        # as the original's CEO read it: the advice with the recruiting suggestion after it
+        st.feedback = (
+            f"Correctness: {int(evaluation.correct)}. Advice: {evaluation.advice or '-'}\n"
+            f"Recruiting suggestion: {evaluation.recruiting or '-'}"
+        )
     st.advice, st.recruiting = evaluation.advice, evaluation.recruiting
     st.evaluation_call = asked.record.seq
     ep.event(

@@ -70,10 +70,13 @@ def test_each_scaling_study_is_one_command(study, tmp_path, data_dir):
     # shrunk: the first two points (scaling_tokens: two small budgets, since `tokens` is its knob)
     small = "16,24" if knob == "tokens" else ",".join(map(str, points[:2]))
     shrink = [s for s in SHRINK if not (knob == "tokens" and s.startswith("tokens="))]
+    # the roles off the axis keep their own limits (shrunk here to 32, above both points)
+    others = [f"mas.role_tokens.{role}=32" for role in ("recruiter", "evaluator", "ceo")]
     r = run_cli(
         f"+experiment={study}",
         "benchmark=math500",
         *shrink,
+        *(others if knob == "tokens" else []),
         "mas.parse_retries=0",
         f"{knob}={small}",  # the command line's points replace the preset's
         f"hydra.sweep.dir={tmp_path}",
@@ -88,6 +91,16 @@ def test_each_scaling_study_is_one_command(study, tmp_path, data_dir):
         for k, v in {"agents": 2, "turns": 2, "critic_rounds": 3}.items():
             if k != knob:
                 assert cfg[k] == v  # MATH-500's paper settings hold for the other knobs
+    if knob == "tokens":
+        # the original's max-tokens axis moves the solver's and critics' limits only
+        for transcripts in tmp_path.rglob("transcripts.jsonl"):
+            tokens = OmegaConf.load(transcripts.parent / "config.yaml").tokens
+            for t in read_jsonl(transcripts):
+                for c in t["calls"]:
+                    if c["role"] in ("solver", "critic"):
+                        assert c["max_tokens"] <= tokens
+                    else:
+                        assert c["max_tokens"] == 32
 
 
 def test_presets_compose_for_every_benchmark():

@@ -112,7 +112,9 @@ def test_budget_forcing_keeps_both_requests_in_one_call() -> None:
 
     engine = ScriptedEngine({"solver": solver, "evaluator": RIGHT}, finish={"solver": "length"})
     result = run(
-        make(critic_rounds=1), engine, reasoning={"force_think": True, "budget_forcing_tokens": 9}
+        make(critic_rounds=1),
+        engine,
+        reasoning={"force_think": True, "budget_forcing": True, "budget_forcing_tokens": 9},
     )
     call = next(c for c in result.calls if c.role == "solver")
     assert call.prefix == "<think>\n"

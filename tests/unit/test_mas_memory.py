@@ -107,7 +107,8 @@ def test_who_sees_what_across_two_rounds() -> None:
     # roles without a history
     for role in ("recruiter", "evaluator"):
         assert all("<history>" not in r.messages[-1]["content"] for r in by_role(engine, role))
-    assert "second \\boxed{42}" in by_role(engine, "evaluator")[0].messages[-1]["content"]
+    # the solution it judges is in its system message, as the original's
+    assert "second \\boxed{42}" in by_role(engine, "evaluator")[0].messages[0]["content"]
     # every broadcast is an event naming its sender, its receivers and its call
     memory = events(result, "memory")
     assert [(e["round"], e["sender"]) for e in memory] == [
@@ -247,7 +248,7 @@ def test_history_block_is_the_originals_format() -> None:
         {"role": "assistant", "content": "[Solver]: first \\boxed{41}"},
         {"role": "assistant", "content": "[Critic 1]: OBJECTION-ONE: recheck."},
     ]
-    prompt = revise[revise.index("Solve the following") :]
+    prompt = revise[revise.index("Thinking direction") :]
     assert revise == original_user_message(items, prompt)
 
 
