@@ -206,6 +206,9 @@ def test_view_of_a_real_offline_sweep_names_only_logged_keys(sweep, tmp_path):
     named = spec_keys(workspace, report)
     missing = sorted(named - logged)
     assert not missing, f"panels name keys no run logged: {missing}"
+    # and the check bites: a panel key renamed on one side only is caught
+    renamed = json.loads(json.dumps(workspace).replace('"point/accuracy"', '"point/acc"'))
+    assert spec_keys(renamed) - logged == {("history", "point/acc")}
 
     # the runs are the sweep's: filtered by its group, grouped by what it varies
     runset = workspace["spec"]["section"]["runSets"][0]
@@ -232,7 +235,7 @@ def test_view_of_a_real_offline_sweep_names_only_logged_keys(sweep, tmp_path):
     assert {"Weave", "Run Comparer", "No-answer rate", "Calls per problem"} <= set(titles)
     leaderboard = (out / "leaderboard.md").read_text()
     assert any(
-        b.get("type") == "markdown" and b["content"] == leaderboard
+        b.get("type") == "markdown-block" and b["content"] == leaderboard
         for b in report["spec"]["blocks"]
     )
     assert report["displayName"].startswith("harness: model:tiny")
