@@ -85,8 +85,7 @@ async def decide(st: State, system: CEOSystem) -> RoundPlan:
     asked = await ep.ask(Who(CEO, st.round, "decide"), messages, kit.limit(CEO, None), parse_ceo)
     said = asked.value or asked.partial or CEODecision()
     if asked.value is None and system.settings.ceo.fallback == "original":
-        # agents/tasksolving_agent/ceo.py:80: continue, 2 experts, 32000 tokens, no direction
-        said = CEODecision(stop=False, recruit=ORIGINAL_RECRUIT, max_tokens=ORIGINAL_TOKENS)
+        said = _original_fallback(asked.partial)
     plan, notes = _clamp(said, st, system, asked.record.seq)
     if said.stop:
         if system.settings.stop_on == EVALUATOR:
@@ -116,6 +115,22 @@ async def decide(st: State, system: CEOSystem) -> RoundPlan:
     if plan.stop:
         ep.event("stop", round=st.round, call=asked.record.seq, by=CEO)
     return plan
+
+
+def _original_fallback(partial: CEODecision | None) -> CEODecision:
+    """What the original made of a reply still unusable after its retries: with every field
+    present, an unreadable recruit number is 2 and unreadable tokens 32000
+    (output_parser.py:70-77); otherwise continue, 2 experts, 32000 tokens and no direction
+    (agents/tasksolving_agent/ceo.py:80)."""
+    whole = partial is not None and not any(p.startswith("no '") for p in partial.problems)
+    if whole and partial is not None and partial.direction:
+        return CEODecision(
+            stop=partial.stop,
+            recruit=partial.recruit or ORIGINAL_RECRUIT,
+            direction=partial.direction,
+            max_tokens=partial.max_tokens or ORIGINAL_TOKENS,
+        )
+    return CEODecision(stop=False, recruit=ORIGINAL_RECRUIT, max_tokens=ORIGINAL_TOKENS)
 
 
 def _clamp(
