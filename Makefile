@@ -1,4 +1,5 @@
-# make demo: set up, then a real model answers real MATH-500 problems (CPU, no hub)
+# make demo: set up, then SmolLM2 answers MATH-500 problems alone and as a multi-agent system
+# (mas=ceo), and writes the leaderboard and the episode viewer (CPU, no hub)
 # make test: set up, then lint and the default test suite (CI also runs make test-slow)
 SHELL := /bin/bash
 DATA ?= $(abspath ../shared/benchmarks)
@@ -16,7 +17,7 @@ vllm:
 	@bash scripts/setup_vllm.sh
 
 demo: setup
-	.venv/bin/python -m harness model=smollm2-135m mas=single benchmark=math500 limit=8 tokens=384
+	@bash scripts/demo.sh
 
 lint: setup
 	.venv/bin/ruff check .

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # CI integration step for serving: the harness on vLLM's CPU build, for real.
 #   1. builds .venv-vllm (scripts/setup_vllm.sh; quick when up to date)
-#   2. the vLLM tests (pytest -m vllm: one loop, a sweep loads once, seeds, SIGTERM)
-#   3. model.engine=vllm in-process on tiny and smollm2-135m, mas=single and mas=ceo
-#   4. model=openai against vLLM's OpenAI server on 127.0.0.1 (stopped afterwards, also on failure)
+#   2. the vLLM tests (pytest -m vllm: one loop, a sweep loads once, seeds, SIGTERM, the paper's
+#      sampling in-process and over vLLM's server, a server whose engine is killed mid-run)
+#   3. model.engine=vllm in-process on smollm2-135m, mas=single and mas=ceo (the tiny model's
+#      in-process runs are pytest's), at the paper's sampling (temperature 0.7, top_p 0.95)
+#   4. model=openai from the core .venv (no vLLM in it) against vLLM's OpenAI server on
+#      127.0.0.1, at the paper's sampling (stopped afterwards, also on failure)
 # Prints each sub-step's wall time; any failure fails the step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +55,8 @@ assert summaries, f"no run under {root}"
 for path in summaries:
     s = json.loads(path.read_text())
     print(f"  {s['model']}/{s['mas']}: n={s['n']} calls={s['calls']} "
-          f"completion_tokens={s['completion_tokens']} wall_s={s['wall_s']}")
+          f"completion_tokens={s['completion_tokens']} wall_s={s['wall_s']} "
+          f"per_call_seeds={s.get('per_call_seeds')}")
     assert s["n"] == n and s["complete"] and s["calls"] > 0, (path, s)
 EOF
 }
@@ -73,19 +77,17 @@ step "pytest -m vllm" "$PY" -m pytest -m vllm tests/engines -p no:cacheprovider
 # a ceo episode's long prompts make prefill the cost. SmolLM2 runs eager: compiling it costs
 # minutes here, and compiled execution is what the tiny model covers.
 SMALL_CEO=(agents=2 turns=1 critic_rounds=1)
-step "in-process tiny (single, ceo)" "$PY" -m harness -m model=tiny model.engine=vllm \
-  mas=single,ceo "${SMALL_CEO[@]}" limit=3 tokens=64 run.progress=false "hydra.sweep.dir=$OUT/tiny"
-check_runs "$OUT/tiny" 3
+PAPER=(temperature=0.7 top_p=0.95)  # the paper's sampling: seeded calls at temperature > 0
 step "in-process smollm2-135m (single, ceo)" "$PY" -m harness -m model=smollm2-135m \
-  model.engine=vllm model.enforce_eager=true mas=single,ceo "${SMALL_CEO[@]}" limit=2 tokens=48 \
-  run.progress=false "hydra.sweep.dir=$OUT/smollm2"
+  model.engine=vllm model.enforce_eager=true mas=single,ceo "${SMALL_CEO[@]}" "${PAPER[@]}" \
+  limit=2 tokens=48 run.progress=false "hydra.sweep.dir=$OUT/smollm2"
 check_runs "$OUT/smollm2" 2
 
 port=$("$PY" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 echo "== vllm step: starting the OpenAI server on 127.0.0.1:$port ($TINY)"
 t=$SECONDS
 VLLM_CPU_KVCACHE_SPACE=1 setsid "$PY" -m vllm.entrypoints.openai.api_server --model "$TINY" \
-  --host 127.0.0.1 --port "$port" --dtype float32 --max-model-len 4096 \
+  --host 127.0.0.1 --port "$port" --dtype float32 --max-model-len 4096 --enforce-eager \
   >"$OUT/server.log" 2>&1 &
 server_pid=$!
 until "$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/v1/models', timeout=5)" 2>/dev/null; do
@@ -99,7 +101,8 @@ done
 echo "== vllm step: server up: $((SECONDS - t)) s"
 # The core venv: talking to a server needs no vLLM.
 step "openai engine over HTTP (single, ceo)" .venv/bin/python -m harness -m model=openai \
-  "model.base_url=http://127.0.0.1:$port/v1" mas=single,ceo "${SMALL_CEO[@]}" limit=3 tokens=64 \
+  "model.base_url=http://127.0.0.1:$port/v1" mas=single,ceo "${SMALL_CEO[@]}" "${PAPER[@]}" \
+  limit=3 tokens=64 \
   run.progress=false "hydra.sweep.dir=$OUT/openai"
 check_runs "$OUT/openai" 3
 step "stop the server" stop_server

@@ -290,6 +290,7 @@ async def _run_pending(
         await engine.start()
         session.engine_start_s = time.perf_counter() - t
         _record_seeds(engine, store, session)
+        getattr(engine, "inner", engine).on_wait = tracker.waiting  # retries shown in W&B too
         if judge is not None:
             await judge.start()
         n_total = len(problems) * knobs.repeats

@@ -92,6 +92,9 @@ class Engine(abc.ABC):
     #: call-for-call identical. False: seeds are not sent or not honoured per call (vLLM's CPU
     #: server, HF generate's one generator per batch). None: the engine does not sample.
     per_call_seeds: bool | None = None
+    #: called with (retries since the last answer, last error) while an engine waits on its
+    #: server; the runner points it at the run's tracker
+    on_wait: Any = None
 
     def __init__(self, max_concurrency: int = 1) -> None:
         self.max_concurrency = max(1, int(max_concurrency))

@@ -464,12 +464,12 @@ class OpenAIEngine(Engine):
         now = time.monotonic()
         if self._waits >= 3 and now - self._wait_logged_at >= WAIT_LOG_EVERY_S:
             self._wait_logged_at = now
+            last = _first_line(str(failure), 200)
             log.warning(
-                "%s: waiting on the server: %d retries, last error %s",
-                self.name,
-                self._waits,
-                _first_line(str(failure), 200),
+                "%s: waiting on the server: %d retries, last error %s", self.name, self._waits, last
             )
+            if self.on_wait is not None:  # the run's tracker (W&B)
+                self.on_wait(self._waits, last)
 
     def _classify(self, exc: openai.APIStatusError) -> Exception:
         status = exc.status_code

@@ -35,6 +35,9 @@ class Tracker:
     def result(self, row: dict[str, Any]) -> None:
         """One recorded result line (as written to results.jsonl)."""
 
+    def waiting(self, retries: int, last_error: str) -> None:
+        """The engine is retrying: ``retries`` since its last answer, the last error."""
+
     def finish(self, summary: dict[str, Any]) -> None:
         """The run ended (complete or not) with this summary.json."""
 

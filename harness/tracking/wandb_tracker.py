@@ -126,6 +126,17 @@ class WandbTracker(Tracker):
         """Nothing per row: the per-problem table is built from ``results.jsonl`` at the end,
         so it also holds the problems of earlier sessions."""
 
+    def waiting(self, retries: int, last_error: str) -> None:
+        """Retries shown while they happen: a ``live/engine_retries`` point and the last
+        error in the run summary (``engine_waiting``)."""
+
+        def log() -> None:
+            if self.run is not None:
+                self.run.log({"live/engine_retries": retries})
+                self.run.summary["engine_waiting"] = f"{retries} retries, last error {last_error}"
+
+        self._submit(log)
+
     def finish(self, summary: dict[str, Any]) -> None:
         """Waits (up to ``finish_timeout_s``) until W&B has the run: once the interpreter
         shuts down, W&B can no longer start the threads its finish needs. An async caller

@@ -373,11 +373,14 @@ def test_5xx_while_healthy_or_without_health_endpoint_is_retried(health):
 def test_retries_are_reported_while_they_happen(caplog):
     with FakeOpenAI(Script(status=500)) as srv:  # /health answers 200: a transient 5xx
         e = engine(srv.url, "openai", "model.model_id=m", "model.context_length=99")
+        told: list[tuple[int, str]] = []
+        e.on_wait = lambda n, last: told.append((n, last))  # the runner's: tracker.waiting
         with caplog.at_level("WARNING", logger="harness.engines.openai_engine"):
             (out,) = run(_many(e, 1))
     assert isinstance(out, EngineUnavailable) and not isinstance(out, EngineDead), out
     lines = [r.getMessage() for r in caplog.records if "waiting on the server" in r.getMessage()]
     assert lines and "3 retries, last error HTTP 500: scripted HTTP 500" in lines[0], lines
+    assert told[0] == (3, "HTTP 500: scripted HTTP 500"), told
 
 
 # -- per-call seeds, decided per server --------------------------------------------------------

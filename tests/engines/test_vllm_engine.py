@@ -34,6 +34,9 @@ from tests.conftest import ROOT, cli_env, read_jsonl
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 MODEL = ["model=tiny", "model.engine=vllm", "model.max_model_len=512"]
+# The process tests below are about processes, not compilation: eager starts in a fraction
+# of the time on a CPU (the in-process engine above covers compiled execution).
+EAGER = [*MODEL, "model.enforce_eager=true"]
 RUN = ["mas=single", "benchmark=math500", "run.progress=false", "tracking.wandb.mode=disabled"]
 
 
@@ -233,7 +236,7 @@ def test_cli_sweep_of_two_points_loads_once_and_shuts_down_once(tmp_path, data_d
     w = Watch(
         [
             "-m",
-            *MODEL,
+            *EAGER,
             *RUN,
             "limit=2",
             "tokens=16,24",
@@ -252,7 +255,7 @@ def test_cli_sweep_of_two_points_loads_once_and_shuts_down_once(tmp_path, data_d
 
 def test_sigterm_mid_generation_leaves_no_process(tmp_path, data_dir):
     run_dir = tmp_path / "run"
-    w = Watch([*MODEL, *RUN, "limit=64", "tokens=400", f"hydra.run.dir={run_dir}"])
+    w = Watch([*EAGER, *RUN, "limit=64", "tokens=400", f"hydra.run.dir={run_dir}"])
     log = Path(run_dir) / "harness.log"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and "vLLM loaded" not in w.output:
@@ -272,7 +275,7 @@ def test_sigterm_mid_generation_leaves_no_process(tmp_path, data_dir):
 def test_kill_9_mid_generation_leaves_no_process(tmp_path, data_dir):
     # No clean-up runs in a killed harness; the engine's watchdog (processes.Watchdog) ends
     # vLLM's engine core, which would otherwise run on (vllm-project/vllm#55510).
-    w = Watch([*MODEL, *RUN, "limit=64", "tokens=400", f"hydra.run.dir={tmp_path / 'run'}"])
+    w = Watch([*EAGER, *RUN, "limit=64", "tokens=400", f"hydra.run.dir={tmp_path / 'run'}"])
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and "vLLM loaded" not in w.output:
         assert w.proc.poll() is None, w.output[-3000:]
@@ -307,7 +310,7 @@ if __name__ == "__main__":
 
 def test_sigterm_to_a_script_using_the_engine_leaves_no_process():
     # No CLI here: the engine's own SIGTERM hook (processes.py) ends vLLM's processes.
-    w = Watch(MODEL, command=("-c", SCRIPT))
+    w = Watch(EAGER, command=("-c", SCRIPT))
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and "generating" not in w.output:
         assert w.proc.poll() is None, w.output[-3000:]
