@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -125,14 +126,51 @@ def start_cli(*args: str, **popen: object) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, env=cli_env(), **kw)
 
 
-def wait_for_results(run_dir: Path, lines: int, proc: subprocess.Popen, timeout: float) -> None:
-    """Until RUN_DIR/results.jsonl holds ``lines`` lines, the process ends, or ``timeout`` s."""
+class Reaped:
+    """``python -m harness ARGS`` run below tests/reaper.py, which sees every process the run
+    leaves behind (none missed, however short-lived its parent). Output discarded and its own
+    process group unless ``popen`` says otherwise."""
+
+    def __init__(self, *args: str, grace: float = 60, **popen: object) -> None:
+        self.report = Path(tempfile.mkdtemp(prefix="harness-reaper-")) / "report.json"
+        kw: dict = dict(
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        kw.update(popen)
+        cmd = [sys.executable, str(ROOT / "tests" / "reaper.py"), str(self.report), str(grace)]
+        cmd += [sys.executable, "-m", "harness", *args]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=cli_env(), **kw)
+
+    def harness_pid(self, timeout: float = 60) -> int:
+        """The harness's own pid (the reaper's first child), for signals meant for it."""
+        import psutil
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            kids = psutil.Process(self.proc.pid).children()
+            if kids:
+                return kids[0].pid
+            time.sleep(0.01)
+        raise TimeoutError("the reaper started no harness")
+
+    def finish(self, timeout: float) -> tuple[int, list, str]:
+        """Wait for the harness and its leftovers: its exit status, the processes that outlived
+        it (``[pid, cmdline]``; killed by now) and its stderr when piped."""
+        _, stderr = self.proc.communicate(timeout=timeout)
+        report = json.loads(self.report.read_text())
+        return report["code"], report["left"], stderr or ""
+
+
+def wait_for_results(run_dir: Path, lines: int, proc: subprocess.Popen, timeout: float) -> bool:
+    """Until RUN_DIR/results.jsonl holds ``lines`` lines (True), or the process ends or
+    ``timeout`` s pass without them (False)."""
     results = run_dir / "results.jsonl"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if results.exists() and results.read_text().count("\n") >= lines:
-            return
+            return True
         time.sleep(0.05)
+    return False
 
 
 def read_jsonl(path: Path) -> list[dict]:

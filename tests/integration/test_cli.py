@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.transcript import read_episodes
 from tests.conftest import ROOT, read_jsonl, run_cli, start_cli, wait_for_results
 
 SUMMARY_KEYS = {
@@ -91,6 +92,9 @@ def test_replay_scores_unanswered_problems_and_reports_unknown_ids(tmp_path, dat
 
 
 def test_kill_minus_9_then_rerun_counts_every_problem_once(tmp_path, data_dir):
+    """A real kill -9 mid-run; the rerun completes it, every problem counted once and every
+    recorded result with exactly one episode. (The project's one kill -9-then-resume test: the
+    contract checks of ../shared run their own in CI.)"""
     out = tmp_path / "resume"
     args = [
         "model=tiny",
@@ -102,9 +106,11 @@ def test_kill_minus_9_then_rerun_counts_every_problem_once(tmp_path, data_dir):
     ]
     proc = start_cli(*args)
     results = out / "results.jsonl"
-    wait_for_results(out, 3, proc, timeout=120)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        assert wait_for_results(out, 3, proc, timeout=900), "no 3 results while it ran"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     before = results.read_text().count("\n")
     assert 3 <= before < 24, "the run should have been killed part-way"
     r = run_cli(*args)
@@ -114,6 +120,9 @@ def test_kill_minus_9_then_rerun_counts_every_problem_once(tmp_path, data_dir):
     assert len(keys) == len(set(keys)) == 24
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n"] == 24 and summary["computed_this_session"] == 24 - before
+    episodes = list(read_episodes(out))
+    assert sorted((row["id"], row["repeat"]) for row, _ in episodes) == sorted(keys)
+    assert all(row["attempt"] == ep["attempt"] for row, ep in episodes)
 
 
 def test_finished_run_does_no_work_on_rerun(tmp_path, data_dir):

@@ -8,40 +8,22 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.conftest import read_jsonl, run_cli, start_cli, wait_for_results
+from tests.conftest import Reaped, read_jsonl, run_cli, wait_for_results
+
+LIMIT = 16
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (sandbox workers start their own sessions, so a process
-    group would miss them)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.add(child)
-            todo.append(child)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+def _stopped(p: psutil.Process) -> bool:
+    """Once SIGSTOP has taken hold: True; False if the process had already ended."""
+    while True:
+        status = p.status()
+        if status in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return status == psutil.STATUS_STOPPED
+        time.sleep(0.01)
 
 
 def _ignore_sigint() -> None:
@@ -58,37 +40,42 @@ def test_a_stopped_run_is_resumable_and_leaves_no_process(tmp_path, sig, data_di
         "model=tiny",
         "mas=single",
         "benchmark=mbpp_sanitized",
-        "limit=40",
-        # long enough (about 20 s on 2 cores) that the signal lands mid-run, not after the end
+        f"limit={LIMIT}",
         "tokens=256",
         "model.max_concurrency=2",
         f"hydra.run.dir={out}",
     ]
-    # its own session off: the signal goes to the harness alone, as a scheduler's would
-    # SIGINT ignored from the start, as in a batch script's background job (`cmd &`)
-    proc = start_cli(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                     start_new_session=False, preexec_fn=_ignore_sigint)  # fmt: skip
-    results = out / "results.jsonl"
-    wait_for_results(out, 3, proc, timeout=180)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
-    below = _descendants(proc.pid)
-    assert below, "expected sandbox workers under the harness"
-    proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr[-2000:]
+    # Under tests/reaper.py, which sees every process the run leaves, however short-lived its
+    # parent. Its own session off: the signal goes to the harness alone, as a scheduler's
+    # would; SIGINT ignored from the start, as in a batch script's background job (`cmd &`).
+    run = Reaped(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                 start_new_session=False, preexec_fn=_ignore_sigint)  # fmt: skip
+    harness = run.harness_pid()
+    assert wait_for_results(out, 3, run.proc, timeout=900), "no 3 results while it ran"
+    # Stopped, the run cannot reach its end before the signal lands: no race with a fast run.
+    os.kill(harness, signal.SIGSTOP)
+    try:
+        assert _stopped(psutil.Process(harness)), "the run ended before it could be interrupted"
+        assert psutil.Process(harness).children(), "expected sandbox workers under the harness"
+        os.kill(harness, sig)
+    finally:
+        os.kill(harness, signal.SIGCONT)
+    code, left, stderr = run.finish(timeout=600)
+    assert code == 130, stderr[-2000:]
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("error: interrupted") and "resume" in last
     assert "Traceback" not in stderr
-    time.sleep(0.5)
-    assert not [p for p in below if _alive(p)], "processes outlived the harness"
+    assert not left, f"processes outlived the harness: {left}"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] is False and summary["sessions"][-1]["outcome"] == "interrupted"
     saved = summary["n"]
-    assert 3 <= saved < 40
+    assert 3 <= saved < LIMIT
+    if sig == signal.SIGINT:
+        return  # the resume of an interrupted run is the same for both signals: once is enough
 
     r = run_cli(*args)
     assert r.returncode == 0, r.stderr[-2000:]
-    keys = [(row["id"], row["repeat"]) for row in read_jsonl(results)]
-    assert len(keys) == len(set(keys)) == 40
+    keys = [(row["id"], row["repeat"]) for row in read_jsonl(out / "results.jsonl")]
+    assert len(keys) == len(set(keys)) == LIMIT
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] is True and summary["computed_this_session"] == 40 - saved
+    assert summary["complete"] is True and summary["computed_this_session"] == LIMIT - saved
