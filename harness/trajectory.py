@@ -393,3 +393,9 @@ __all__ = [
     "flip_seq",
     "status_of",
 ]
+
+
+if __name__ == "__main__":  # python -m harness.trajectory RUN_DIR… [--grade]
+    from harness.trajectory_cli import main
+
+    main()

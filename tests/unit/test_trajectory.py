@@ -266,12 +266,35 @@ def test_an_unparsed_revision_keeps_the_previous_answer(tmp_path, monkeypatch, g
     assert t.klass == "right_throughout" and t.strip == "✓—"
 
 
-def test_off_switch(tmp_path, monkeypatch, graded):
+def test_off_switch_then_graded_after_the_run(tmp_path, monkeypatch, graded, three):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
     s = _run(tmp_path, monkeypatch, SCRIPTS, "mas=agentverse", "scoring.trajectory=false")
     assert "trajectory_n" not in s and s["n"] == 3
     assert sum(graded.values()) == 3  # only the final answers
     for _, ep in read_episodes(tmp_path):
         assert not [e for e in ep["events"] if e["kind"] == "graded"]
+    # graded afterwards from the run's own config: the same figures as graded during the run
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.trajectory", str(tmp_path), "--grade"],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "graded the answers of 3 episodes" in proc.stdout
+    after = json.loads((tmp_path / "summary.json").read_text())
+    during = three[1]
+    keys = sorted(set(during) - set(s))  # every trajectory field
+    assert len(keys) > 40 and "critics_agreed_wrong_rate" in keys
+    assert {k: after[k] for k in keys} == {k: during[k] for k in keys}
+    assert (after["n"], after["correct"]) == (3, 1)
 
 
 def test_single_agent_trajectory():
