@@ -106,7 +106,9 @@ def test_sweep_to_leaderboard_plots_and_wandb_then_rerun(tmp_path, data_dir):
         pooled = stats.accuracy(rows)
         (acc_row,) = tables[f"tokens={tokens}"][0]
         assert acc_row["math500 (n=4)"] == f"{pct(pooled['accuracy'])} ± {pct(pooled['stderr'])}"
-    assert {p.name for p in report.glob("*.png")} == {"scaling_tokens.png", "accuracy_vs_cost.png"}
+    # (trajectory_scaling.png: the runs graded their answers, harness.trajectory)
+    pngs = {p.name for p in report.glob("*.png")}
+    assert pngs == {"scaling_tokens.png", "accuracy_vs_cost.png", "trajectory_scaling.png"}
 
     # -- W&B: one offline run per point, holding the config keys and summary.json's figures --
     group = " ".join(SWEEP[1:])
