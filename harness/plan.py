@@ -9,7 +9,16 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from harness.knobs import Knobs, parse_tokens
+from harness.knobs import Knobs
+from harness.mas.settings import (
+    CEOSystemSettings,
+    ReasoningSettings,
+    SingleSettings,
+    mas_settings,
+)
+from harness.mas.steps import role_limit
+from harness.roles import CEO, CRITIC, EVALUATOR, EXECUTOR, RECRUITER, SOLVER
+from harness.settings import from_node
 from harness.transcript import results_by_key
 
 
@@ -32,37 +41,42 @@ def calls_per_episode(cfg: DictConfig, knobs: Knobs, domain: str) -> tuple[int, 
     """Upper bounds of (model calls, generated tokens) of one episode of this configuration,
     parse retries included. The multi-agent system may stop far earlier (consensus, the
     evaluator's or the CEO's Stop)."""
-    mas = cfg.mas
-    name = str(mas.name)
-    reasoning = cfg.get("reasoning") or {}
-    retries = 1 + int(mas.get("parse_retries") or 0) + int(reasoning.get("think_retries") or 0)
-    if name == "single":
-        return 1, knobs.tokens
-    role_tokens = {str(k): v for k, v in (mas.get("role_tokens") or {}).items()}
+    settings = mas_settings(cfg.mas)
+    reasoning = from_node(ReasoningSettings, cfg.reasoning, "reasoning")
+    think = reasoning.think_retries if reasoning.cut_thinking == "recover" else 0
+    policy = settings.calls
 
-    def budget(role: str) -> int:
-        value = role_tokens.get(role)
-        # every role's limit is capped at `tokens` (harness.mas.steps.Kit.limit)
-        return min(parse_tokens(value), knobs.tokens) if value not in (None, "") else knobs.tokens
+    def attempts(role: str) -> int:
+        return 1 + policy.retries(role) + think
 
-    solver = knobs.tokens  # the CEO's budget is a menu entry no larger than `tokens`
-    ceo = mas.get("ceo") if name == "ceo" else None
+    if isinstance(settings, SingleSettings):
+        return attempts(SOLVER), knobs.tokens * attempts(SOLVER)
+
+    def limit(role: str, budget: int | None = None) -> int:
+        # the steps' own token limit (harness.mas.steps.role_limit); the CEO's budget is a
+        # menu entry no larger than `tokens`
+        return role_limit(settings, knobs.tokens, role, budget)
+
+    ceo = settings.ceo if isinstance(settings, CEOSystemSettings) else None
     # the CEO recruits up to mas.ceo.max_agents (the paper presets let it exceed `agents`)
-    critics = (int(ceo.get("max_agents")) if ceo else knobs.agents) - 1
-    budgeted = ceo is not None and "critic" in (ceo.get("budget_roles") or [])
+    critics = (ceo.max_agents if ceo else knobs.agents) - 1
+    budget = knobs.tokens if ceo else None
+
+    def budgeted(role: str) -> int:
+        return limit(role, budget if ceo and role in ceo.budget_roles else None)
+
     per_round = [
-        (1, budget("recruiter")),
-        (1, solver),
-        (knobs.critic_rounds * critics, solver if budgeted else budget("critic")),
-        (knobs.critic_rounds, solver),  # revisions
-        (1, budget("evaluator")),
+        (RECRUITER, 1, limit(RECRUITER)),
+        (SOLVER, 1 + knobs.critic_rounds, budgeted(SOLVER)),  # proposal and revisions
+        (CRITIC, knobs.critic_rounds * critics, budgeted(CRITIC)),
+        (EVALUATOR, 1, limit(EVALUATOR)),
     ]
-    if name == "ceo":
-        per_round.append((1, budget("ceo")))
+    if ceo is not None:
+        per_round.append((CEO, 1, limit(CEO)))
     if domain == "code":
-        per_round.append((1, budget("executor")))
-    calls = sum(n for n, _ in per_round) * knobs.turns * retries
-    tokens = sum(n * t for n, t in per_round) * knobs.turns * retries
+        per_round.append((EXECUTOR, 1, limit(EXECUTOR)))
+    calls = sum(n * attempts(role) for role, n, _ in per_round) * knobs.turns
+    tokens = sum(n * attempts(role) * t for role, n, t in per_round) * knobs.turns
     return calls, tokens
 
 

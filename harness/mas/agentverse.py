@@ -1,5 +1,10 @@
 """mas=agentverse: the fixed multi-agent system of the paper (AgentVerse as MAS-TTS ran it).
 
+A reconstruction: the original at ``ae8f961`` cannot run without its CEO (its environment's
+``step`` asks the CEO every round, ``environments/tasksolving_env/basic.py:58``). Here the CEO's
+place is taken by fixed resources (``agents`` experts, every role at its own token limit) and,
+as the round's direction, the evaluator's last advice (none in the first round).
+
 One episode runs up to ``turns`` rounds; each round, top to bottom (steps: harness.mas.steps):
 
     plan      how many experts, which direction (fixed here: ``agents`` experts, the

@@ -82,9 +82,10 @@ class Kit:
     def text(self, key: str) -> str:
         return self.prompts.get("texts", key)
 
-    def name(self, role: str, k: int = 0) -> str:
-        """How a sender is tagged in chat histories (``names`` of the prompt set)."""
-        return self.prompts.get("names", role).format(k=k)
+    def name(self, role: str, k: int = 0, expert: str = "") -> str:
+        """How a sender is tagged in chat histories (``names`` of the prompt set: ``{k}`` the
+        critic's number, ``{expert}`` the recruited description, as the original tagged)."""
+        return self.prompts.get("names", role).format(k=k, expert=expert.strip().strip("."))
 
     def messages(
         self, role: str, problem: Problem, /, part: str = "user", **fields: Any
@@ -233,7 +234,7 @@ async def discuss(st: State) -> None:
             st.ep.event("consensus", round=st.round, call=None, iteration=iteration)
             return
         for k, critique, call in objections:
-            st.broadcast(st.kit.name(CRITIC, k), critique.text, call)
+            st.broadcast(st.kit.name(CRITIC, k, st.experts[k]), critique.text, call)
         await revise(st, iteration, objections)
 
 
@@ -320,7 +321,9 @@ async def revise(st: State, iteration: int, objections: list[tuple[int, Critique
     if kit.settings.remembers:
         messages = _solver_with_memory(st, fields)
     else:
-        critiques = "\n\n".join(f"[{kit.name(CRITIC, k)}]\n{c.text}" for k, c, _ in objections)
+        critiques = "\n\n".join(
+            f"[{kit.name(CRITIC, k, st.experts[k])}]\n{c.text}" for k, c, _ in objections
+        )
         messages = kit.messages(
             SOLVER,
             problem,
@@ -364,7 +367,7 @@ async def _solve(st: State, who: Who, messages: list[dict[str, str]]) -> None:
         _fallback(st, SOLVER, asked, used="no solution")
         return
     if st.solution_call == record.seq:
-        st.broadcast(st.kit.name(SOLVER), st.solution, record.seq)
+        st.broadcast(st.kit.name(SOLVER, 0, st.experts[0]), st.solution, record.seq)
 
 
 # -- execute ----------------------------------------------------------------------------------

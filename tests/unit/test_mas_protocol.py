@@ -265,7 +265,8 @@ def test_code_tasks_pass_the_extracted_code_block() -> None:
     )
     block = "```python\ndef add(a, b):\n    return a + b\n```"
     assert result.response == block
-    broadcast = [e["text"] for e in events(result, "memory") if e["sender"] == "Solver"]
+    solver = {c.seq for c in calls(result, "solver")}
+    broadcast = [e["text"] for e in events(result, "memory") if e["call"] in solver]
     assert broadcast == [block]
     evaluator = next(r for r in engine.requests if r.role == "evaluator")
     assert "Here is my solution" not in evaluator.messages[1]["content"]
@@ -296,3 +297,18 @@ def test_the_max_tokens_axis_moves_only_the_solvers_and_critics_limits() -> None
     # table1 keeps capping every role, so a shrunk smoke run (tokens=64) stays small
     table1 = mas_settings(preset("tokens=64").mas)
     assert {role_limit(table1, 64, r) for r in table1.role_tokens} == {64}
+
+
+def test_senders_are_tagged_with_their_recruited_descriptions() -> None:
+    engine = ScriptedEngine(
+        {
+            "recruiter": "1. A number theorist.\n2. An algebraist",
+            "critic": DISAGREE,
+            "evaluator": RIGHT,
+        }
+    )
+    result = run_preset(preset("critic_rounds=1", mas="agentverse"), engine)
+    senders = [e["sender"] for e in events(result, "memory")]
+    assert senders[:2] == ["a number theorist", "an algebraist"]
+    revise = [r for r in engine.requests if r.role == "solver"][1].messages[1]["content"]
+    assert "[an algebraist]: Step 2 is wrong." in revise
