@@ -1,7 +1,7 @@
 """model=oracle integrity check for the benchmarks without shared data (GPQA-Diamond,
 HumanEval+, MBPP+): each problem answered with its own ``reference_response`` scores 100%
 through the real scorers (the real sandbox for code). The shared benchmarks are checked end to
-end through the CLI in test_cli.py."""
+end through the CLI in test_cli.py (MATH-500 by the contract checks of ../shared)."""
 
 from __future__ import annotations
 
