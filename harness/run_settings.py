@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from harness.engines.settings import model_settings
 from harness.knobs import Knobs, RunOptions
+from harness.mas.original_prompts import resolve_prompt_set
 from harness.mas.settings import ReasoningSettings, mas_settings
 from harness.sandbox.config import SandboxConfig
 from harness.scoring.context import ScoringSettings
@@ -50,6 +51,6 @@ class RunSettings:
             scoring=ScoringSettings.from_any(cfg.scoring),
             sandbox=SandboxConfig.from_any(cfg.get("sandbox")),
             tracking=None if tracking is None else tracking_settings(tracking),
-            prompts=to_plain(cfg.prompts),
+            prompts=resolve_prompt_set(to_plain(cfg.prompts), str(cfg.benchmark.name)),
             task=get_task(cfg.benchmark),
         )

@@ -312,3 +312,64 @@ def test_senders_are_tagged_with_their_recruited_descriptions() -> None:
     assert senders[:2] == ["a number theorist", "an algebraist"]
     revise = [r for r in engine.requests if r.role == "solver"][1].messages[1]["content"]
     assert "[an algebraist]: Step 2 is wrong." in revise
+
+
+# -- prompts=original ---------------------------------------------------------------------------
+
+# A stand-in for a user's checkout of the original: the same schema (prepend = system message,
+# append = user message, string.Template variables), this project's own placeholder words.
+FIXTURE = {
+    "ceo_prepend_prompt": "CEO-SYS task=${task_description} sol=${solution} "
+    "fb=${advice} res=${current_resources}",
+    "ceo_append_prompt": "CEO-USER\n### Decision: <Continue> or <Stop>\n### Recruit Number:"
+    " n\n### Direction: d\n### Maximum Tokens: t",
+    "role_assigner_prepend_prompt": "REC-SYS ${task_description} hire ${cnt_critic_agents}; "
+    "hints: ${advice}",
+    "role_assigner_append_prompt": "REC-USER list ${cnt_critic_agents}:\n1. A [x]",
+    "solver_prepend_prompt": "SOLVER-SYS ${task_description}",
+    "solver_append_prompt": "SOLVER-USER dir=${advice} put it in \\boxed{answer}",
+    "critic_prepend_prompt": "CRITIC-SYS you are ${role_description}: ${task_description}",
+    "critic_append_prompt": "CRITIC-USER dir=${advice} end with [Agree] or [Disagree]",
+    "evaluator_prepend_prompt": "EVAL-SYS ${all_role_description} | ${task_description} | "
+    "${solution}",
+    "evaluator_append_prompt": "EVAL-USER ### Correctness: ### Advice: ### Recruiting Suggestion:",
+}
+
+
+def checkout(root: Any, task: str = "math500") -> Any:
+    import yaml
+
+    path = root / "agentverse" / "tasks" / "tasksolving" / task / "m1-32b" / "config.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump({"cnt_agents": 2, "prompts": FIXTURE}))
+    return root
+
+
+def test_original_prompts_are_read_from_a_checkout_at_run_time(tmp_path) -> None:
+    from harness.mas.original_prompts import resolve_prompt_set
+    from harness.settings import to_plain
+
+    cfg = preset("prompts=original", f"prompts.source_dir={checkout(tmp_path)}")
+    prompts = resolve_prompt_set(to_plain(cfg.prompts), "math500")
+    cfg.prompts = prompts
+    engine = ScriptedEngine({"ceo": CEO_OK, "evaluator": WRONG, "critic": DISAGREE})
+    run_preset(cfg, engine)
+    first = {r.role: r for r in reversed(engine.requests)}
+    ceo = first["ceo"].messages
+    assert ceo[0]["content"].startswith(f"CEO-SYS task={TASK} sol=No solution yet.")
+    assert ceo[0]["content"].endswith("res=No resources yet.")
+    assert first["recruiter"].messages[0]["content"].startswith(f"REC-SYS {TASK} hire 3;")
+    assert first["solver"].messages[0]["content"] == f"SOLVER-SYS {TASK}"
+    solver_user = first["solver"].messages[1]["content"]
+    assert "<history>" in solver_user and solver_user.endswith("\\boxed{answer}")
+    assert first["critic"].messages[0]["content"].startswith("CRITIC-SYS you are ")
+    assert first["evaluator"].messages[1]["content"].startswith("EVAL-USER")
+
+
+def test_original_prompts_need_a_checkout(tmp_path) -> None:
+    from tests.conftest import run_cli
+
+    r = run_cli("prompts=original", f"prompts.source_dir={tmp_path}", "model=tiny", "limit=1")
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = [line for line in r.stderr.splitlines() if "MAS-TTS checkout" in line]
+    assert len(lines) == 1 and "is not a MAS-TTS checkout" in lines[0]
