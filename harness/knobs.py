@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.settings import convert
 from harness.text import read_token_count
 
 
@@ -40,15 +41,15 @@ class Knobs:
     @classmethod
     def from_cfg(cls, cfg: Any) -> Knobs:
         return cls(
-            agents=_int(cfg, "agents", 1),
+            agents=_int_at_least(cfg, "agents", 1),
             tokens=parse_tokens(cfg.get("tokens")),
-            turns=_int(cfg, "turns", 1),
-            critic_rounds=_int(cfg, "critic_rounds", 0),
-            limit=None if cfg.get("limit") is None else _int(cfg, "limit", 1),
-            repeats=_int(cfg, "repeats", 1),
-            seed=_int(cfg, "seed", None),
-            temperature=_float(cfg, "temperature", 0.0),
-            top_p=_float(cfg, "top_p", 0.0, inclusive=False, upper=1.0),
+            turns=_int_at_least(cfg, "turns", 1),
+            critic_rounds=_int_at_least(cfg, "critic_rounds", 0),
+            limit=None if cfg.get("limit") is None else _int_at_least(cfg, "limit", 1),
+            repeats=_int_at_least(cfg, "repeats", 1),
+            seed=_int_at_least(cfg, "seed", None),
+            temperature=_float_in(cfg, "temperature", 0.0),
+            top_p=_float_in(cfg, "top_p", 0.0, inclusive=False, upper=1.0),
         )
 
 
@@ -64,29 +65,21 @@ class RunOptions:
     max_failed_problems: int | None  # engine-down problems in a row before the run stops
 
 
-def _int(cfg: Any, key: str, minimum: int | None) -> int:
+def _int_at_least(cfg: Any, key: str, minimum: int | None) -> int:
+    """``cfg[key]`` as an integer (the settings' one conversion), at least ``minimum``."""
     value = cfg.get(key)
-    try:
-        if isinstance(value, bool) or float(value) != int(value):
-            raise ValueError
-        n = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}={value!r} must be an integer") from None
+    n = convert(value, int, key)
     if minimum is not None and n < minimum:
         raise ConfigError(f"{key}={value!r} must be at least {minimum}")
     return n
 
 
-def _float(
+def _float_in(
     cfg: Any, key: str, low: float, *, inclusive: bool = True, upper: float | None = None
 ) -> float:
+    """``cfg[key]`` as a number (the settings' one conversion) within ``low`` … ``upper``."""
     value = cfg.get(key)
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}={value!r} must be a number") from None
+    x = convert(value, float, key)
     if x < low or (not inclusive and x == low) or (upper is not None and x > upper):
         bounds = f"{'(' if not inclusive else '['}{low:g}, {upper if upper is not None else '∞'}]"
         raise ConfigError(f"{key}={value!r} must be in {bounds}")
