@@ -23,15 +23,15 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-# --durations: the slowest tests of each run, so a test that grows shows in the log
+# each pytest run lists its 25 slowest tests (addopts in pyproject.toml), so a test that grows shows
 test: lint
-	.venv/bin/python -m pytest -m "not slow" --durations=25
+	.venv/bin/python -m pytest -m "not slow"
 
 # real-model tests that take minutes each (SmolLM2 in every system, oracle grading under load,
 # DeepSpeed SFT, sweeps into reports, the browser on real runs); the vLLM ones run in .venv-vllm
 # (.ci/vllm_step.sh)
 test-slow: setup
-	.venv/bin/python -m pytest -m "slow and not vllm" --durations=25
+	.venv/bin/python -m pytest -m "slow and not vllm"
 
 # regenerate docs/ (leaderboard, plots) from a sweep of the tiny model
 docs: setup
