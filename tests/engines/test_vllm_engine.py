@@ -177,10 +177,23 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _become_subreaper() -> None:
+    """Orphans below this process come to it instead of to init (prctl PR_SET_CHILD_SUBREAPER),
+    so a process whose parent died between two polls is still found."""
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
 class Watch:
-    """Starts the CLI and keeps the pids of everything it starts, to check none outlives it."""
+    """Starts the CLI and keeps the pids of everything it starts, to check none outlives it:
+    those seen by polling its tree, and any orphan of the tree, which this process (its
+    subreaper) inherits however short-lived the orphan's parent was."""
 
     def __init__(self, args: list[str], command: tuple[str, ...] = ("-m", "harness")) -> None:
+        _become_subreaper()
+        self._before = {p.pid for p in psutil.Process().children(recursive=True)}
         self.proc = subprocess.Popen(
             [sys.executable, *command, *args],
             cwd=ROOT,
@@ -214,9 +227,20 @@ class Watch:
         self._reader.join(timeout=10)
         return code
 
+    def _orphans(self) -> set[int]:
+        """Processes of the CLI's tree re-parented to this process once their parent died."""
+        kids = psutil.Process().children(recursive=True)
+        return {
+            k.pid
+            for k in kids
+            if k.pid not in self._before and k.pid != self.proc.pid
+            and "resource_tracker" not in _cmd(k)
+        }  # fmt: skip
+
     def left_running(self, grace: float = 15.0) -> list[int]:
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
+            self.pids |= self._orphans()
             alive = [p for p in self.pids if _running(p)]
             if not alive:
                 return []
