@@ -106,9 +106,10 @@ class VllmEngine(Engine):
             # discards, which happens exactly when a prefill is split across steps (chunked
             # prefill): the engine core dies ("CPU Generator does not use offset"). Without
             # chunked prefill a prompt is always prefilled whole, the rewind never runs, and
-            # the CPU sampler honours each request's seed (its per-request generators).
+            # the CPU sampler honours each request's seed (its per-request generators). vLLM
+            # then raises max_num_batched_tokens to the context, so any prompt fits one step
+            # (and warns that the model does not "officially" support it: these decoders do).
             kwargs["enable_chunked_prefill"] = False
-            kwargs["max_num_batched_tokens"] = max(8192, _max_len(path, s.max_model_len))
         t0 = time.perf_counter()
         before = processes.descendants()
         try:
@@ -233,13 +234,3 @@ class VllmEngine(Engine):
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _max_len(path: str, configured: int | None) -> int:
-    """The context the engine will have: ``max_model_len`` if set, else the model's own."""
-    if configured:
-        return int(configured)
-    from transformers import AutoConfig
-
-    cfg = AutoConfig.from_pretrained(path)
-    return int(getattr(cfg, "max_position_embeddings", 0) or 8192)
