@@ -1,7 +1,8 @@
 """Multi-agent systems: ``mas=single | agentverse | ceo``. Each has ``solve(episode)``.
 
 The episode and its call log live in :mod:`harness.mas.base`, the protocol's reusable steps in
-:mod:`harness.mas.steps`, agents' chat histories in :mod:`harness.mas.memory`.
+:mod:`harness.mas.steps`, the rounds each system runs in :mod:`harness.mas.rounds`, agents'
+chat histories in :mod:`harness.mas.memory`.
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ A reconstruction: the original at ``ae8f961`` cannot run without its CEO (its en
 place is taken by fixed resources (``agents`` experts, every role at its own token limit) and,
 as the round's direction, the evaluator's last advice (none in the first round).
 
-One episode runs up to ``turns`` rounds; each round, top to bottom (steps: harness.mas.steps):
+One episode runs up to ``turns`` rounds; each round runs the steps of
+``harness.mas.rounds.AGENTVERSE`` (mas=ceo: ``rounds.CEO``), top to bottom:
 
-    plan      how many experts, which direction (fixed here: ``agents`` experts, the
-              evaluator's last advice; mas=ceo asks its CEO instead)
+    plan      how many experts, which direction (``fixed_plan``: ``agents`` experts, the
+              evaluator's last advice; mas=ceo asks its CEO instead, ``decide``)
     recruit   the recruiter names the experts: the first solves, the others critique
     direct    critics start with fresh memories; the direction is broadcast into the solver's
               and critics' memories (the solver's memory lasts the whole episode)
@@ -18,7 +19,7 @@ One episode runs up to ``turns`` rounds; each round, top to bottom (steps: harne
     execute   code tasks: the executor agent's tests (written once per problem) run with the
               latest solution in the sandbox
     evaluate  the evaluator (no history) returns correctness 0/1, advice and a recruiting
-              suggestion; correctness 1 ends the episode
+              suggestion; correctness 1 ends the episode (``end_on_correct``)
 
 ``mas.memory=none`` replaces the chat histories with stateless prompts that quote the latest
 solution and critiques (an ablation). Every model output goes through a parser; what does not
@@ -34,17 +35,19 @@ from typing import Any
 
 from harness.engines.base import FatalEngineError
 from harness.errors import ConfigError
-from harness.mas import steps
+from harness.mas import rounds, steps
 from harness.mas.base import Episode, EpisodeAborted, EpisodeResult
-from harness.mas.parsing import CRITIC, EVALUATOR, EXECUTOR, RECRUITER, SOLVER, Evaluation
+from harness.mas.parsing import CRITIC, EVALUATOR, EXECUTOR, RECRUITER, SOLVER
 from harness.mas.prompts import Prompts
-from harness.mas.settings import AgentVerseSettings
-from harness.mas.steps import Kit, RoundPlan, State
+from harness.mas.rounds import Step
+from harness.mas.settings import AgentVerseSettings, at_least
+from harness.mas.steps import State, StepContext
 from harness.problem import Problem
 
 
 class AgentVerse:
     name = "agentverse"
+    round_steps: tuple[Step, ...] = rounds.AGENTVERSE
 
     def __init__(
         self,
@@ -62,12 +65,14 @@ class AgentVerse:
         self.agents = _at_least(agents, 1, "agents")
         self.tokens = _at_least(tokens, 1, "tokens")
         self.turns = _at_least(turns, 1, "turns")
-        self.kit = Kit(
+        self.context = StepContext(
             settings=settings,
             prompts=prompts,
             tokens=self.tokens,
             critic_rounds=_at_least(critic_rounds, 0, "critic_rounds"),
             sandbox_factory=sandbox_factory,
+            agents=self.agents,
+            turns=self.turns,
         )
         self._check_prompts()
 
@@ -77,44 +82,31 @@ class AgentVerse:
         ep.retry_prompt = lambda reason: self.prompts.render(
             "retry", problem=ep.problem, reason=reason
         )
-        st = State(ep, self.kit)
+        state = State(ep, self.context)
         try:
-            for round_ in range(1, self.turns + 1):
-                st.round = round_
-                st.plan = await self.plan(st)
-                if st.plan.stop:
-                    break
-                ep.result.rounds = round_
-                ep.result.agents.append(st.plan.agents)
-                await steps.recruit(st)
-                await steps.direct(st)
-                await steps.discuss(st)
-                report = await steps.execute(st)
-                evaluation = await steps.evaluate(st, report)
-                if self.evaluator_ends(st, evaluation):
-                    break
+            await self.run_rounds(state)
         except (ConfigError, EpisodeAborted, FatalEngineError):
             raise  # a broken prompt set or a dead engine: not this problem's fault
         except Exception as exc:  # a bug must cost one problem, not the run
             ep.event(
                 "internal_error",
-                round=st.round,
+                round=state.round,
                 error=f"{type(exc).__name__}: {exc}",
                 traceback=traceback.format_exc(limit=8),
             )
             ep.result.error = f"internal error: {type(exc).__name__}: {exc}"
-        steps.finish(st)
+        steps.finish(state)
         return ep.result
 
-    async def plan(self, st: State) -> RoundPlan:
-        """Fixed resources; the direction is the evaluator's last advice."""
-        return RoundPlan(self.agents, None, st.advice or None, EVALUATOR, st.evaluation_call)
-
-    def evaluator_ends(self, st: State, evaluation: Evaluation) -> bool:
-        if evaluation.correct and self.settings.end_on_correct:
-            st.ep.event("stop", round=st.round, call=st.evaluation_call, by=EVALUATOR)
-            return True
-        return False
+    async def run_rounds(self, state: State) -> None:
+        """Up to ``turns`` rounds of this system's steps (harness.mas.rounds), until one of
+        them sets ``state.stop``."""
+        for round_ in range(1, self.turns + 1):
+            state.round = round_
+            for step in self.round_steps:
+                await step(state)
+                if state.stop:
+                    return
 
     # -- start-up checks --------------------------------------------------------------------------
     def _check_prompts(self) -> None:
@@ -166,9 +158,9 @@ class AgentVerse:
                 self.prompts.render("history", part, problem=problem, **fields)
         self.prompts.get("history", "separator")
         for key in ("no_advice", "no_solution", "no_tests", "no_code"):
-            self.kit.text(key)
+            self.context.text(key)
         for role in (SOLVER, CRITIC, EVALUATOR, "ceo"):
-            self.kit.name(role, 1)
+            self.context.name(role, 1)
 
     def _templates(self) -> dict[str, tuple[str, ...]]:
         return {
@@ -181,10 +173,9 @@ class AgentVerse:
 
 
 def _at_least(value: Any, low: int, what: str) -> int:
+    """A knob as an integer of at least ``low`` (settings.at_least, after the conversion)."""
     try:
         n = int(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{what}={value!r} is not an integer") from exc
-    if n < low:
-        raise ConfigError(f"{what}={n} must be at least {low}")
-    return n
+    return at_least(n, low, what)

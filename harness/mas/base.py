@@ -53,7 +53,7 @@ class EpisodeAborted(EngineUnavailable):
 
 
 @dataclass(frozen=True)
-class Who:
+class CallSite:
     """Who asks, and where in the protocol: a call's coordinates in the transcript."""
 
     role: str
@@ -151,7 +151,7 @@ class EpisodeResult:
 
 
 @dataclass
-class Asked:
+class Reply:
     """One role's answer after parsing (and re-asks)."""
 
     record: CallRecord  # the last attempt
@@ -160,7 +160,7 @@ class Asked:
     partial: Any = None  # what the last failed parse could still read
 
 
-def call_seed(seed: int, problem_id: str, repeat: int, who: Who, attempt: int = 0) -> int:
+def call_seed(seed: int, problem_id: str, repeat: int, who: CallSite, attempt: int = 0) -> int:
     """Seed of one call, from (seed, problem, repeat, the call's coordinates, attempt), so a
     rerun asks for exactly the same calls whatever order concurrent calls run in."""
     key = (
@@ -227,11 +227,11 @@ class Episode:
     # -- asking -------------------------------------------------------------------------------
     async def ask(
         self,
-        who: Who,
+        who: CallSite,
         messages: list[dict[str, str]],
         max_tokens: int,
         parse: Callable[[str], Any],
-    ) -> Asked:
+    ) -> Reply:
         """Call ``who`` and parse the visible answer. A failed attempt is asked again, never as
         the identical request: a reply that does not parse is shown back to the model with
         what was wrong (``mas.parse_retries``, per role ``mas.role_parse_retries``); an empty
@@ -248,10 +248,10 @@ class Episode:
         attempt = 0
         while True:
             record = await self.call(who, messages, sampling, attempt)
-            asked = Asked(record)
-            kind, messages, sampling = self._judge(asked, messages, sampling, parse)
-            if asked.value is not None or (asked.reason is None and kind is None):
-                return asked
+            reply = Reply(record)
+            kind, messages, sampling = self._judge(reply, messages, sampling, parse)
+            if reply.value is not None or (reply.reason is None and kind is None):
+                return reply
             self.event(
                 "parse_failed",
                 round=who.round,
@@ -259,10 +259,10 @@ class Episode:
                 role=who.role,
                 agent=who.agent,
                 attempt=attempt,
-                reason=asked.reason,
+                reason=reply.reason,
             )
             if kind is None or left[kind] <= 0:
-                return asked
+                return reply
             left[kind] -= 1
             attempt += 1
             # the original halved max_tokens above 8192 on every re-ask (policy.retry_halving)
@@ -283,33 +283,33 @@ class Episode:
 
     def _judge(
         self,
-        asked: Asked,
+        reply: Reply,
         messages: list[dict[str, str]],
         sampling: tuple[int, float, float],
         parse: Callable[[str], Any],
     ) -> tuple[str | None, list[dict[str, str]], tuple[int, float, float]]:
-        """Parse one attempt into ``asked``; returns which retry budget a failure draws on
+        """Parse one attempt into ``reply``; returns which retry budget a failure draws on
         (parse | think | None: none can help) and the next attempt's messages and sampling."""
-        record = asked.record
+        record = reply.record
         if record.error:
-            asked.reason = f"engine error: {record.error}"
+            reply.reason = f"engine error: {record.error}"
             if record.finish_reason == "length" and sampling[0] > 1:
                 return "parse", messages, (sampling[0] // 2, *sampling[1:])  # ask for less
             return None, messages, sampling  # the same request can never succeed
         if record.thinking_cut and self.reasoning.reasoning_model:
-            asked.reason = f"thinking cut off at {record.max_tokens} tokens"
+            reply.reason = f"thinking cut off at {record.max_tokens} tokens"
             return "think", messages, sampling
         if not record.output.strip():
             cut = " (ran out of tokens)" if record.finish_reason == "length" else ""
-            asked.reason = f"empty reply{cut}"
+            reply.reason = f"empty reply{cut}"
             hotter = max(sampling[1], self.reasoning.retry_temperature)
             return "parse", messages, (sampling[0], hotter, sampling[2])
         try:
-            asked.value = parse(record.output)
+            reply.value = parse(record.output)
             return None, messages, sampling
         except ParseError as exc:
-            asked.reason, asked.partial = exc.reason, exc.partial
-        retry = self._retry_prompt(asked.reason)
+            reply.reason, reply.partial = exc.reason, exc.partial
+        retry = self._retry_prompt(reply.reason)
         messages = [
             *messages,
             {"role": "assistant", "content": record.output},
@@ -324,7 +324,7 @@ class Episode:
 
     async def call(
         self,
-        who: Who,
+        who: CallSite,
         messages: list[dict[str, str]],
         sampling: tuple[int, float, float],
         attempt: int = 0,
@@ -358,7 +358,7 @@ class Episode:
         return record
 
     async def _generate(
-        self, request: Request, who: Who, seq: int, attempt: int, start: float
+        self, request: Request, who: CallSite, seq: int, attempt: int, start: float
     ) -> tuple[Completion, int]:
         policy = self._policy()
         retries = 0
@@ -387,7 +387,7 @@ class Episode:
                 retries += 1
 
     async def _budget_force(
-        self, request: Request, completion: Completion, who: Who, seq: int
+        self, request: Request, completion: Completion, who: CallSite, seq: int
     ) -> Completion:
         """Budget forcing (s1-style, as the original ran M1, llms/openai.py:531): an answer that
         came within ``reasoning.budget_forcing_margin`` tokens of its limit while still thinking
@@ -449,7 +449,7 @@ class Episode:
     def _record(
         self,
         seq: int,
-        who: Who,
+        who: CallSite,
         attempt: int,
         request: Request,
         completion: Completion,

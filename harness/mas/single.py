@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.mas.base import Episode, EpisodeResult, Who
+from harness.mas.base import CallSite, Episode, EpisodeResult
 from harness.mas.parsing import SOLVER
 from harness.mas.prompts import Prompts
 from harness.mas.settings import SingleSettings
@@ -26,8 +26,10 @@ class SingleAgent:
         ]
         # Any reply is the answer; ask() only adds the reasoning-model recovery of a thinking
         # that ran out of tokens (reasoning.think_retries).
-        asked = await ep.ask(Who(SOLVER, 1, "answer"), messages, self.tokens, lambda text: text)
-        call = asked.record
+        reply = await ep.ask(
+            CallSite(SOLVER, 1, "answer"), messages, self.tokens, lambda text: text
+        )
+        call = reply.record
         ep.result.response = call.output
         ep.result.rounds = 1
         ep.result.agents = [1]

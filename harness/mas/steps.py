@@ -1,10 +1,11 @@
 """The protocol's steps: small async functions over one episode's :class:`State`.
 
 Each step reads and writes the state (the latest solution, the experts, the agents' memories,
-the executor's tests, the evaluator's advice) and asks its role through ``Episode.ask``, so a
-system is the order in which it runs them. ``mas=agentverse`` runs, each round,
+the executor's tests, the evaluator's advice) and asks its role through ``Episode.ask``; every
+round-level step is ``async (state) -> None`` and a system is the list of them it runs
+(harness.mas.rounds). ``mas=agentverse`` runs, each round,
 ``recruit → direct → discuss (propose, review ⇄ revise) → execute → evaluate``; ``mas=ceo``
-puts the CEO's ``decide`` (harness.mas.ceo) first. Another system (a debate, a vote) can run
+puts the CEO's ``decide`` (harness.mas.decide) first. Another system (a debate, a vote) can run
 ``propose`` and ``review`` its own way, in the spirit of Inspect AI's solvers.
 
 Every step records what it decided as transcript events (harness.transcript) naming the call
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.mas.base import Asked, CallRecord, Episode, Who
+from harness.mas.base import CallRecord, CallSite, Episode, Reply
 from harness.mas.execution import build_test_program, build_test_runner, exec_report
 from harness.mas.memory import Memory, Message
 from harness.mas.parsing import (
@@ -64,8 +65,20 @@ class RoundPlan:
     budget_roles: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class CEOBounds:
+    """What every CEO decision is clamped to: the recruit number's bounds and the budget menu."""
+
+    min_agents: int
+    max_agents: int
+    menu: list[int]
+
+    def menu_text(self) -> str:
+        return "[" + ", ".join(str(b) for b in self.menu) + "]"
+
+
 @dataclass
-class Kit:
+class StepContext:
     """What steps read besides the state: the system's settings, prompts, knobs and sandbox."""
 
     settings: AgentVerseSettings
@@ -73,6 +86,9 @@ class Kit:
     tokens: int
     critic_rounds: int
     sandbox_factory: Callable[[], Any] | None
+    agents: int = 1  # experts per round without a CEO
+    turns: int = 1
+    ceo: CEOBounds | None = None  # mas=ceo: what its decisions are clamped to
 
     def limit(self, role: str, plan: RoundPlan | None) -> int:
         """``role``'s token limit this round (:func:`role_limit`)."""
@@ -110,7 +126,7 @@ class State:
     """One episode's state, which the steps read and write."""
 
     ep: Episode
-    kit: Kit
+    context: StepContext
     round: int = 0
     plan: RoundPlan | None = None
     experts: list[str] = field(default_factory=list)
@@ -122,6 +138,9 @@ class State:
     feedback: str = ""  # the evaluator's last verdict, as the CEO sees it
     evaluation_call: int | None = None  # seq of the evaluator's last call
     tests: Tests | None = None
+    test_report: str = ""  # the executor's report of this round (what the evaluator reads)
+    evaluation: Evaluation | None = None  # this round's verdict
+    stop: bool = False  # set by a step that ends the episode; the round's later steps are skipped
     solver_memory: Memory | None = None  # lasts the episode
     critic_memories: list[Memory] = field(default_factory=list)  # fresh each round
 
@@ -132,12 +151,12 @@ class State:
     @property
     def direction(self) -> str:
         plan = self.plan
-        return plan.direction if plan and plan.direction else self.kit.text("no_advice")
+        return plan.direction if plan and plan.direction else self.context.text("no_advice")
 
     def broadcast(self, sender: str, text: str, call: int | None) -> None:
         """Send a message into the memory of the solver and of every critic of the round (the
         original's ``broadcast_messages``). Nothing to do under ``mas.memory=none``."""
-        if not self.kit.settings.remembers or not text.strip():
+        if not self.context.settings.remembers or not text.strip():
             return
         memories = [m for m in (self.solver_memory, *self.critic_memories) if m is not None]
         message = Message(sender, text, call)
@@ -156,7 +175,7 @@ class State:
         """``memory``'s visible window as the prompt's chat-history block ("" when empty)."""
         if memory is None or not memory.recent():
             return ""
-        prompts, problem = self.kit.prompts, self.problem
+        prompts, problem = self.context.prompts, self.problem
         items = [
             prompts.render("history", "item", problem=problem, sender=m.sender, text=m.text)
             for m in memory.recent()
@@ -168,102 +187,105 @@ class State:
 # -- recruit ----------------------------------------------------------------------------------
 
 
-async def recruit(st: State) -> list[str]:
+async def recruit(state: State) -> None:
     """The recruiter names ``plan.agents`` distinct experts: the first solves, the rest review."""
-    ep, kit, plan = st.ep, st.kit, st.plan
+    ep, context, plan = state.ep, state.context, state.plan
     assert plan is not None
     n = plan.agents
-    advice = "\n".join(x for x in (st.advice, st.recruiting) if x)
-    messages = kit.messages(RECRUITER, st.problem, n=n, advice=advice or kit.text("no_advice"))
-    asked = await ep.ask(
-        Who(RECRUITER, st.round, "recruit"),
+    advice = "\n".join(x for x in (state.advice, state.recruiting) if x)
+    messages = context.messages(
+        RECRUITER, state.problem, n=n, advice=advice or context.text("no_advice")
+    )
+    reply = await ep.ask(
+        CallSite(RECRUITER, state.round, "recruit"),
         messages,
-        kit.limit(RECRUITER, plan),
+        context.limit(RECRUITER, plan),
         lambda text: parse_recruits(text, n),
     )
-    experts = asked.value
+    experts = reply.value
     if experts is None:
-        experts = list(asked.partial or [])[:n]
+        experts = list(reply.partial or [])[:n]
         experts += [
-            kit.prompts.render_role(RECRUITER, "fallback", st.problem, i=i)
+            context.prompts.render_role(RECRUITER, "fallback", state.problem, i=i)
             for i in range(len(experts) + 1, n + 1)
         ]
-        _fallback(st, RECRUITER, asked, used=experts)
+        _fallback(state, RECRUITER, reply, used=experts)
     ep.event(
-        "experts", round=st.round, call=asked.record.seq, solver=experts[0], critics=experts[1:]
+        "experts", round=state.round, call=reply.record.seq, solver=experts[0], critics=experts[1:]
     )
-    st.experts = experts
-    return experts
+    state.experts = experts
 
 
 # -- direct: the start of a round -------------------------------------------------------------
 
 
-async def direct(st: State) -> None:
+async def direct(state: State) -> None:
     """Seat the round's critics with fresh memories and broadcast the round's direction (the
     CEO's, or without a CEO the evaluator's last advice) into the solver's and critics'
     memories, as the original did before the solver's first proposal."""
-    kit = st.kit
-    if not kit.settings.remembers:
+    context = state.context
+    if not context.settings.remembers:
         return
-    window = kit.settings.history_window
-    if st.solver_memory is None:
-        st.solver_memory = Memory("solver", window[SOLVER])
-    st.critic_memories = [
-        Memory(f"critic {k}", window[CRITIC]) for k in range(1, len(st.experts[1:]) + 1)
+    window = context.settings.history_window
+    if state.solver_memory is None:
+        state.solver_memory = Memory("solver", window[SOLVER])
+    state.critic_memories = [
+        Memory(f"critic {k}", window[CRITIC]) for k in range(1, len(state.experts[1:]) + 1)
     ]
-    plan = st.plan
+    plan = state.plan
     if plan is not None and plan.direction:
-        st.broadcast(kit.name(plan.sender), plan.direction, plan.source)
+        state.broadcast(context.name(plan.sender), plan.direction, plan.source)
 
 
 # -- discuss: propose, then review ⇄ revise ----------------------------------------------------
 
 
-async def discuss(st: State) -> None:
+async def discuss(state: State) -> None:
     """The solver proposes; critics review in parallel; disagreements go back to the solver,
     up to ``critic_rounds`` times, stopping early on consensus (the original's vertical,
     solver-first decision maker)."""
-    await propose(st)
-    for iteration in range(1, st.kit.critic_rounds + 1):
-        if len(st.experts) < 2:
+    await propose(state)
+    for iteration in range(1, state.context.critic_rounds + 1):
+        if len(state.experts) < 2:
             return
-        critiques = await review(st, iteration)
+        critiques = await review(state, iteration)
         objections = [(k, c, call) for k, c, call in critiques if not c.agree and c.text]
         if not objections:
-            st.ep.event("consensus", round=st.round, call=None, iteration=iteration)
+            state.ep.event("consensus", round=state.round, call=None, iteration=iteration)
             return
         for k, critique, call in objections:
-            st.broadcast(st.kit.name(CRITIC, k, st.experts[k]), critique.text, call)
-        await revise(st, iteration, objections)
+            state.broadcast(state.context.name(CRITIC, k, state.experts[k]), critique.text, call)
+        await revise(state, iteration, objections)
 
 
-async def propose(st: State) -> None:
+async def propose(state: State) -> None:
     """The solver writes a solution."""
-    kit, problem = st.kit, st.problem
-    fields = dict(role=st.experts[0], advice=st.direction)
-    if kit.settings.remembers:
-        messages = _solver_with_memory(st, fields)
+    context, problem = state.context, state.problem
+    fields = dict(role=state.experts[0], advice=state.direction)
+    if context.settings.remembers:
+        messages = _solver_with_memory(state, fields)
     else:
         previous = ""
-        if st.solution:
-            previous = kit.prompts.render_role(SOLVER, "previous", problem, solution=st.solution)
-        messages = kit.messages(SOLVER, problem, previous=previous, **fields)
-    await _solve(st, Who(SOLVER, st.round, "propose", expert=st.experts[0]), messages)
+        if state.solution:
+            previous = context.prompts.render_role(
+                SOLVER, "previous", problem, solution=state.solution
+            )
+        messages = context.messages(SOLVER, problem, previous=previous, **fields)
+    await _solve(state, CallSite(SOLVER, state.round, "propose", expert=state.experts[0]), messages)
 
 
-async def review(st: State, iteration: int) -> list[tuple[int, Critique, int]]:
+async def review(state: State, iteration: int) -> list[tuple[int, Critique, int]]:
     """Every critic of the round reviews the latest solution, in parallel. Returns (critic k,
     critique, call seq) in critic order."""
-    critics = st.experts[1:]
+    critics = state.experts[1:]
     results = await asyncio.gather(
-        *(critique(st, k, expert, iteration) for k, expert in enumerate(critics, 1))
+        *(critique(state, k, expert, iteration) for k, expert in enumerate(critics, 1))
     )
     agreed = sum(c.agree for _, c, _ in results)
     disagreed = sum(1 for _, c, _ in results if not c.agree and c.text)
-    st.ep.event(
+    state.ep.event(
         "review",
-        round=st.round,
+        round=state.round,
         call=None,
         iteration=iteration,
         agree=agreed,
@@ -273,238 +295,287 @@ async def review(st: State, iteration: int) -> list[tuple[int, Critique, int]]:
     return list(results)
 
 
-async def critique(st: State, k: int, expert: str, iteration: int) -> tuple[int, Critique, int]:
+async def critique(state: State, k: int, expert: str, iteration: int) -> tuple[int, Critique, int]:
     """Critic ``k`` reviews the latest solution and ends with [Agree] or [Disagree]."""
-    kit, problem = st.kit, st.problem
-    who = Who(CRITIC, st.round, "review", agent=k, expert=expert, iteration=iteration)
-    if kit.settings.remembers:
-        memory = st.critic_memories[k - 1] if k <= len(st.critic_memories) else None
-        messages = kit.messages(
+    context, problem = state.context, state.problem
+    who = CallSite(CRITIC, state.round, "review", agent=k, expert=expert, iteration=iteration)
+    if context.settings.remembers:
+        memory = state.critic_memories[k - 1] if k <= len(state.critic_memories) else None
+        messages = context.messages(
             CRITIC,
             problem,
             part="memory",
             role=expert,
-            advice=st.direction,
-            history=st.history(memory),
+            advice=state.direction,
+            history=state.history(memory),
         )
     else:
-        solution = st.solution or kit.text("no_solution")
-        messages = kit.messages(
-            CRITIC, problem, role=expert, advice=st.direction, solution=solution
+        solution = state.solution or context.text("no_solution")
+        messages = context.messages(
+            CRITIC, problem, role=expert, advice=state.direction, solution=solution
         )
-    asked = await st.ep.ask(who, messages, kit.limit(CRITIC, st.plan), parse_critique)
-    result = asked.value
+    reply = await state.ep.ask(who, messages, context.limit(CRITIC, state.plan), parse_critique)
+    result = reply.value
     if result is None:
         # As in the original system: a review without a verdict counts as a disagreement, and
         # an empty one (nothing to act on) as an abstention that cannot block consensus.
-        text = clean(asked.partial or "")
-        _fallback(st, CRITIC, asked, used="disagree" if text else "abstain", agent=k)
+        text = clean(reply.partial or "")
+        _fallback(state, CRITIC, reply, used="disagree" if text else "abstain", agent=k)
         result = Critique(agree=False, text=text)
     verdict = True if result.agree else (False if result.text else None)
-    st.ep.event(
+    state.ep.event(
         "verdict",
-        round=st.round,
-        call=asked.record.seq,
+        round=state.round,
+        call=reply.record.seq,
         agent=k,
         expert=expert,
         iteration=iteration,
         agree=verdict,
         text=result.text,
     )
-    return k, result, asked.record.seq
+    return k, result, reply.record.seq
 
 
-async def revise(st: State, iteration: int, objections: list[tuple[int, Critique, int]]) -> None:
+async def revise(state: State, iteration: int, objections: list[tuple[int, Critique, int]]) -> None:
     """The solver answers the critics' objections with a complete new solution."""
-    kit, problem = st.kit, st.problem
-    fields = dict(role=st.experts[0], advice=st.direction)
-    if kit.settings.remembers:
-        messages = _solver_with_memory(st, fields)
+    context, problem = state.context, state.problem
+    fields = dict(role=state.experts[0], advice=state.direction)
+    if context.settings.remembers:
+        messages = _solver_with_memory(state, fields)
     else:
         critiques = "\n\n".join(
-            f"[{kit.name(CRITIC, k, st.experts[k])}]\n{c.text}" for k, c, _ in objections
+            f"[{context.name(CRITIC, k, state.experts[k])}]\n{c.text}" for k, c, _ in objections
         )
-        messages = kit.messages(
+        messages = context.messages(
             SOLVER,
             problem,
             part="revise",
-            solution=st.solution or kit.text("no_solution"),
+            solution=state.solution or context.text("no_solution"),
             critiques=critiques,
             **fields,
         )
-    who = Who(SOLVER, st.round, "revise", expert=st.experts[0], iteration=iteration)
-    await _solve(st, who, messages)
+    who = CallSite(SOLVER, state.round, "revise", expert=state.experts[0], iteration=iteration)
+    await _solve(state, who, messages)
 
 
-def _solver_with_memory(st: State, fields: dict[str, Any]) -> list[dict[str, str]]:
+def _solver_with_memory(state: State, fields: dict[str, Any]) -> list[dict[str, str]]:
     # With memory the solver's own conversation (and the broadcasts) carry the previous draft
     # and the critiques, so proposing and revising send the same prompt over that history.
-    history = st.history(st.solver_memory)
-    return st.kit.messages(SOLVER, st.problem, part="memory", history=history, **fields)
+    history = state.history(state.solver_memory)
+    return state.context.messages(SOLVER, state.problem, part="memory", history=history, **fields)
 
 
-async def _solve(st: State, who: Who, messages: list[dict[str, str]]) -> None:
-    domain, settings = st.problem.domain, st.kit.settings
-    asked = await st.ep.ask(
-        who, messages, st.kit.limit(SOLVER, st.plan), lambda t: check_solution(t, domain)
+async def _solve(state: State, who: CallSite, messages: list[dict[str, str]]) -> None:
+    domain, settings = state.problem.domain, state.context.settings
+    reply = await state.ep.ask(
+        who, messages, state.context.limit(SOLVER, state.plan), lambda t: check_solution(t, domain)
     )
-    record = asked.record
-    text = asked.value if asked.value is not None else record.output
+    record = reply.record
+    text = reply.value if reply.value is not None else record.output
     if domain == "code" and settings.code_messages == "code_block":
         # the original's code solver parser kept only the last fenced block
         code = extract_code(text)
         text = f"```python\n{code.strip()}\n```" if code is not None else text
-    if asked.value is not None:
-        st.solution, st.issue, st.solution_call = text, None, record.seq
-    elif st.solution and st.issue is None and settings.final_answer == "last_parsed":
-        _fallback(st, SOLVER, asked, used="kept the previous solution")
+    if reply.value is not None:
+        state.solution, state.issue, state.solution_call = text, None, record.seq
+    elif state.solution and state.issue is None and settings.final_answer == "last_parsed":
+        _fallback(state, SOLVER, reply, used="kept the previous solution")
     elif record.output.strip():
         # the original took the solver's last message, usable or not (mas.final_answer)
-        st.solution, st.issue, st.solution_call = text, asked.reason, record.seq
-        _fallback(st, SOLVER, asked, used="raw output")
+        state.solution, state.issue, state.solution_call = text, reply.reason, record.seq
+        _fallback(state, SOLVER, reply, used="raw output")
     else:
-        st.issue = asked.reason
-        _fallback(st, SOLVER, asked, used="no solution")
+        state.issue = reply.reason
+        _fallback(state, SOLVER, reply, used="no solution")
         return
-    if st.solution_call == record.seq:
-        st.broadcast(st.kit.name(SOLVER, 0, st.experts[0]), st.solution, record.seq)
+    if state.solution_call == record.seq:
+        state.broadcast(state.context.name(SOLVER, 0, state.experts[0]), state.solution, record.seq)
 
 
 # -- execute ----------------------------------------------------------------------------------
 
 
-async def execute(st: State) -> str:
+async def execute(state: State) -> None:
     """Code tasks: run the latest solution in the sandbox against the executor agent's tests
     (written once per problem, the first time a solution with code exists; never the hidden
-    grading tests). Returns the report the evaluator reads."""
-    ep, kit = st.ep, st.kit
-    if st.problem.domain != "code":
-        return kit.text("no_tests")
-    if not kit.settings.execute_code or kit.sandbox_factory is None:
-        reason = "mas.execute_code is false" if not kit.settings.execute_code else "no sandbox"
-        ep.event("executor_skipped", round=st.round, call=None, reason=reason)
-        return kit.text("no_tests")
-    code = extract_code(st.solution)
+    grading tests). The report the evaluator reads goes to ``state.test_report``."""
+    state.test_report = await _run_tests(state)
+
+
+async def _run_tests(state: State) -> str:
+    ep, context = state.ep, state.context
+    if state.problem.domain != "code":
+        return context.text("no_tests")
+    if not context.settings.execute_code or context.sandbox_factory is None:
+        reason = "mas.execute_code is false" if not context.settings.execute_code else "no sandbox"
+        ep.event("executor_skipped", round=state.round, call=None, reason=reason)
+        return context.text("no_tests")
+    code = extract_code(state.solution)
     if code is None:
-        ep.event("executor_skipped", round=st.round, call=None, reason="solution has no code block")
-        return kit.text("no_code")
-    if st.tests is None:
-        st.tests = await write_tests(st)
-    program = build_test_program(code, st.tests.code)
+        ep.event(
+            "executor_skipped", round=state.round, call=None, reason="solution has no code block"
+        )
+        return context.text("no_code")
+    if state.tests is None:
+        state.tests = await write_tests(state)
+    program = build_test_program(code, state.tests.code)
     try:
-        result = await kit.sandbox_factory().run(
-            code, tests=build_test_runner(st.tests.code), timeout_s=kit.settings.exec_timeout_s
+        result = await context.sandbox_factory().run(
+            code,
+            tests=build_test_runner(state.tests.code),
+            timeout_s=context.settings.exec_timeout_s,
         )
     except Exception as exc:  # the sandbox failing must not end the episode
-        ep.event("sandbox_error", round=st.round, call=None, error=f"{type(exc).__name__}: {exc}")
+        ep.event(
+            "sandbox_error", round=state.round, call=None, error=f"{type(exc).__name__}: {exc}"
+        )
         return f"The tests could not be run ({type(exc).__name__}: {exc})."
     report = exec_report(result)
     ep.event(
         "execution",
-        round=st.round,
-        call=st.solution_call,
+        round=state.round,
+        call=state.solution_call,
         program=program,
         verdict=getattr(result, "verdict", None),
         passed=bool(getattr(result, "passed", False)),
         output=report,
-        tests_from=st.tests.call,
-        solution_from=st.solution_call,
+        tests_from=state.tests.call,
+        solution_from=state.solution_call,
     )
     return report
 
 
-async def write_tests(st: State) -> Tests:
+async def write_tests(state: State) -> Tests:
     """The executor agent writes unit tests from the task (and its public examples)."""
-    kit, problem = st.kit, st.problem
+    context, problem = state.context, state.problem
     examples = _public_tests(problem)
     if examples:
-        examples = kit.prompts.render_role(EXECUTOR, "examples", problem, public_tests=examples)
-    messages = kit.messages(EXECUTOR, problem, examples=examples)
-    asked = await st.ep.ask(
-        Who(EXECUTOR, st.round, "write_tests"),
+        examples = context.prompts.render_role(EXECUTOR, "examples", problem, public_tests=examples)
+    messages = context.messages(EXECUTOR, problem, examples=examples)
+    reply = await state.ep.ask(
+        CallSite(EXECUTOR, state.round, "write_tests"),
         messages,
-        kit.limit(EXECUTOR, st.plan),
+        context.limit(EXECUTOR, state.plan),
         parse_tests,
     )
-    if asked.value is None:
-        _fallback(st, EXECUTOR, asked, used="solutions run without tests")
-    tests = Tests(asked.value or "", asked.record.seq)
-    st.ep.event("tests", round=st.round, call=tests.call, code=tests.code)
+    if reply.value is None:
+        _fallback(state, EXECUTOR, reply, used="solutions run without tests")
+    tests = Tests(reply.value or "", reply.record.seq)
+    state.ep.event("tests", round=state.round, call=tests.call, code=tests.code)
     return tests
 
 
 # -- evaluate ---------------------------------------------------------------------------------
 
 
-async def evaluate(st: State, test_report: str) -> Evaluation:
+async def evaluate(state: State) -> None:
     """The evaluator judges the latest solution: correctness 0/1, advice and a recruiting
     suggestion. It sees no chat history."""
-    ep, kit = st.ep, st.kit
-    messages = kit.messages(
+    ep, context = state.ep, state.context
+    messages = context.messages(
         EVALUATOR,
-        st.problem,
-        experts="; ".join(st.experts),
-        test_result=test_report,
-        solution=st.solution or kit.text("no_solution"),
+        state.problem,
+        experts="; ".join(state.experts),
+        test_result=state.test_report or state.context.text("no_tests"),
+        solution=state.solution or context.text("no_solution"),
     )
-    asked = await ep.ask(
-        Who(EVALUATOR, st.round, "evaluate"),
+    reply = await ep.ask(
+        CallSite(EVALUATOR, state.round, "evaluate"),
         messages,
-        kit.limit(EVALUATOR, st.plan),
+        context.limit(EVALUATOR, state.plan),
         parse_evaluation,
     )
-    evaluation = asked.value
+    evaluation = reply.value
     if evaluation is None:
         # Never let an unreadable verdict end the episode: treat it as "not correct".
         evaluation = Evaluation(correct=False)
-        _fallback(st, EVALUATOR, asked, used="correctness 0, no advice")
-        st.feedback = f"The evaluator's reply could not be read ({asked.reason})."
+        _fallback(state, EVALUATOR, reply, used="correctness 0, no advice")
+        state.feedback = f"The evaluator's reply could not be read ({reply.reason})."
     else:
         # as the original's CEO read it: the advice with the recruiting suggestion after it
-        st.feedback = (
+        state.feedback = (
             f"Correctness: {int(evaluation.correct)}. Advice: {evaluation.advice or '-'}\n"
             f"Recruiting suggestion: {evaluation.recruiting or '-'}"
         )
-    st.advice, st.recruiting = evaluation.advice, evaluation.recruiting
-    st.evaluation_call = asked.record.seq
+    state.advice, state.recruiting = evaluation.advice, evaluation.recruiting
+    state.evaluation_call = reply.record.seq
     ep.event(
         "evaluation",
-        round=st.round,
-        call=asked.record.seq,
+        round=state.round,
+        call=reply.record.seq,
         correct=evaluation.correct,
         advice=evaluation.advice,
         recruiting=evaluation.recruiting,
-        parsed=asked.value is not None,
+        parsed=reply.value is not None,
     )
-    return evaluation
+    state.evaluation = evaluation
+
+
+# -- the round's bounds --------------------------------------------------------------------------
+
+
+async def fixed_plan(state: State) -> None:
+    """Without a CEO: ``agents`` experts, every role at its own limit, and the evaluator's last
+    advice as the direction (none in the first round)."""
+    state.plan = RoundPlan(
+        state.context.agents, None, state.advice or None, EVALUATOR, state.evaluation_call
+    )
+
+
+async def begin_round(state: State) -> None:
+    """Count the round (it runs: nobody stopped the episode before it)."""
+    assert state.plan is not None
+    state.ep.result.rounds = state.round
+    state.ep.result.agents.append(state.plan.agents)
+
+
+async def end_on_correct(state: State) -> None:
+    """The evaluator's correctness 1 ends the episode (``mas.end_on_correct``), unless only
+    the CEO may end it (``mas.stop_on=ceo``)."""
+    evaluation, settings = state.evaluation, state.context.settings
+    if evaluation is None or not evaluation.correct or not settings.end_on_correct:
+        return
+    if getattr(settings, "stop_on", EVALUATOR) == "ceo":
+        state.ep.event(
+            "stop_ignored",
+            round=state.round,
+            call=state.evaluation_call,
+            by=EVALUATOR,
+            reason="mas.stop_on=ceo",
+        )
+        return
+    state.ep.event("stop", round=state.round, call=state.evaluation_call, by=EVALUATOR)
+    state.stop = True
 
 
 # -- end --------------------------------------------------------------------------------------
 
 
-def finish(st: State) -> None:
+def finish(state: State) -> None:
     """The latest solution is the episode's response; say why when it is likely unusable.
 
     An unusable final solution (no box, no code block) is the model's wrong answer, graded as
     such with its no-answer cause; it is recorded as an event, not as the episode's ``error``,
     which is kept for what went wrong in the harness or the engine (an engine failure is
     already on its call record)."""
-    result = st.ep.result
-    result.response = st.solution
-    if result.error is None and st.issue:
-        kind = "final solution unusable" if st.solution.strip() else "no solution"
-        st.ep.event("final_solution_issue", round=st.round, call=None, reason=f"{kind}: {st.issue}")
+    result = state.ep.result
+    result.response = state.solution
+    if result.error is None and state.issue:
+        kind = "final solution unusable" if state.solution.strip() else "no solution"
+        state.ep.event(
+            "final_solution_issue", round=state.round, call=None, reason=f"{kind}: {state.issue}"
+        )
 
 
-def _fallback(st: State, role: str, asked: Asked, *, used: Any, agent: int = 0) -> None:
-    record: CallRecord = asked.record
-    st.ep.event(
+def _fallback(state: State, role: str, reply: Reply, *, used: Any, agent: int = 0) -> None:
+    record: CallRecord = reply.record
+    state.ep.event(
         "fallback",
-        round=st.round,
+        round=state.round,
         call=record.seq,
         role=role,
         agent=agent,
-        reason=asked.reason,
+        reason=reply.reason,
         used=used,
     )
 

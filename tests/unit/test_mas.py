@@ -495,9 +495,9 @@ def test_ceo_menu_cut_at_tokens() -> None:
     engine = ScriptedEngine({"ceo": ceo_says(tokens="32000"), "evaluator": RIGHT})
     result = run(make("ceo", tokens=4096), engine)
     assert events(result, "ceo_decision")[0]["budget"] == 4096
-    assert make("ceo", tokens=2048).menu == [256, 512, 1024, 2048]  # halvings by default
+    assert make("ceo", tokens=2048).bounds.menu == [256, 512, 1024, 2048]  # halvings by default
     mas = make("ceo", tokens=1000, **{"ceo.budget_menu": [2048, 4096]})
-    assert mas.menu == [1000]  # nothing in the menu fits: the menu is just [tokens]
+    assert mas.bounds.menu == [1000]  # nothing in the menu fits: the menu is just [tokens]
     assert (
         "[1000]" in run(mas, ScriptedEngine({"evaluator": RIGHT})).calls[0].messages[-1]["content"]
     )
