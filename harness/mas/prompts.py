@@ -8,6 +8,7 @@ every template may use as fields, next to ``{task}`` and ``{format}``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from harness.errors import ConfigError
@@ -15,16 +16,11 @@ from harness.problem import Problem
 
 
 class Prompts:
-    def __init__(self, cfg: Any) -> None:
-        # A plain dict: rendering runs for every agent call, OmegaConf node access is slow.
-        try:
-            from omegaconf import DictConfig, OmegaConf
-
-            if isinstance(cfg, DictConfig):
-                cfg = OmegaConf.to_container(cfg, resolve=True)
-        except ImportError:  # pragma: no cover - omegaconf ships with hydra
-            pass
-        self.cfg = cfg
+    def __init__(self, prompts: Mapping[str, Any]) -> None:
+        # a plain mapping (RunSettings.prompts): rendering runs for every agent call
+        if not isinstance(prompts, Mapping):
+            raise TypeError(f"a prompt set is a mapping, got {type(prompts).__name__}")
+        self.cfg = prompts
         self._fields: dict[str, dict[str, str]] = {}
 
     def get(self, *path: str) -> str:

@@ -15,9 +15,10 @@ from typing import Any
 from harness.engines.base import Completion, Engine, Request
 from harness.mas import build_mas
 from harness.mas.base import Episode
+from harness.mas.settings import mas_settings
 from harness.problem import Problem
 from harness.roles import canned_response
-from harness.settings import compose
+from harness.settings import compose, to_plain
 
 # Worst case for the orchestration: every round runs to the end (critics always object, the
 # evaluator never accepts), and the CEO asks for more experts than allowed (clamped).
@@ -55,8 +56,8 @@ async def bench(
     sandbox = InstantSandbox()
     cfg = compose([f"mas={name}", "agents=3", f"mas.memory={memory}"])
     mas = build_mas(
-        cfg.mas,
-        cfg.prompts,
+        mas_settings(cfg.mas),
+        to_plain(cfg.prompts),
         agents=3,
         tokens=16384,
         turns=3,

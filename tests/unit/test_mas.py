@@ -4,6 +4,7 @@ and call order) and a stand-in sandbox."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import subprocess
 import sys
@@ -21,9 +22,10 @@ from harness.errors import ConfigError
 from harness.mas import build_mas
 from harness.mas.base import Episode, EpisodeAborted, EpisodeResult
 from harness.mas.execution import build_test_program
+from harness.mas.settings import mas_settings
 from harness.problem import Problem
 from harness.roles import canned_response
-from harness.settings import compose
+from harness.settings import compose, to_plain
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -94,22 +96,28 @@ class FakeSandbox:
         return FakeResult(self.verdict, stdout="3/3 tests passed")
 
 
+@functools.cache
+def _composed(name: str, agents: int) -> Any:
+    return compose([f"mas={name}", f"agents={agents}"])
+
+
 def mas_cfg(name: str, agents: int = 3, **over: Any) -> Any:
-    """conf/mas/<name>.yaml as Hydra composes it (defaults list merged, ${agents} resolved)."""
-    node = OmegaConf.load(CONF / "mas" / f"{name}.yaml")
-    if "defaults" in node:
-        base = OmegaConf.load(CONF / "mas" / "agentverse.yaml")
-        del node["defaults"]
-        node = OmegaConf.merge(base, node)
-    root = OmegaConf.create({"agents": agents})
-    root.mas = node
+    """The `mas:` node exactly as the CLI composes it (Hydra's compose), ``over`` set on top."""
+    root = copy.deepcopy(_composed(name, agents))
+    OmegaConf.set_struct(root, False)  # a test may drop a key to see the error
     for key, value in over.items():
         OmegaConf.update(root, f"mas.{key}", value, force_add=True)
     return root.mas
 
 
-def prompts_cfg() -> Any:
-    return OmegaConf.load(CONF / "prompts" / "default.yaml")
+@functools.cache
+def _prompts() -> dict[str, Any]:
+    return to_plain(compose([]).prompts)
+
+
+def prompts_cfg() -> dict[str, Any]:
+    """The default prompt set as RunSettings holds it (a plain mapping)."""
+    return copy.deepcopy(_prompts())
 
 
 @functools.cache
@@ -135,8 +143,8 @@ def make(
 ) -> Any:
     over.setdefault("engine_backoff_s", 0.0)
     return build_mas(
-        mas_cfg(name, agents, **over),
-        prompts if prompts is not None else prompts_cfg(),
+        mas_settings(mas_cfg(name, agents, **over)),
+        to_plain(prompts) if prompts is not None else prompts_cfg(),
         agents=agents,
         tokens=tokens,
         turns=turns,
@@ -365,7 +373,7 @@ def test_executor_runs_in_sandbox_for_code_only() -> None:
         return sandbox
 
     mas = build_mas(
-        mas_cfg("agentverse"),
+        mas_settings(mas_cfg("agentverse")),
         prompts_cfg(),
         agents=2,
         tokens=1024,
@@ -566,7 +574,7 @@ def test_same_seed_same_calls() -> None:
 @pytest.mark.parametrize("memory, part", [("none", "user"), ("chat_history", "memory")])
 def test_prompt_override_per_domain(memory: str, part: str) -> None:
     prompts = prompts_cfg()
-    prompts.critic.math = {part: "CUSTOM {task}. End with [Agree] or [Disagree]."}
+    prompts["critic"]["math"] = {part: "CUSTOM {task}. End with [Agree] or [Disagree]."}
     engine = ScriptedEngine({"evaluator": RIGHT})
     run(make(prompts=prompts, memory=memory), engine)
     critic = [r for r in engine.requests if r.role == "critic"][0]
@@ -578,7 +586,7 @@ def test_prompt_override_per_domain(memory: str, part: str) -> None:
 
 def test_broken_prompt_fails_at_build() -> None:
     prompts = prompts_cfg()
-    prompts.evaluator.user = "{nonexistent_field}"
+    prompts["evaluator"]["user"] = "{nonexistent_field}"
     with pytest.raises(ConfigError, match="evaluator"):
         make(prompts=prompts)
 
@@ -594,7 +602,6 @@ def test_executor_reports_a_solution_that_exits_before_its_tests(data_dir) -> No
     """In the real sandbox: a solution that ends its process with status 0 before the executor's
     tests ran is not reported to the evaluator as passing."""
     from harness.sandbox import Sandbox
-    from harness.settings import compose
 
     sandbox = Sandbox.from_config(compose().sandbox)
     try:

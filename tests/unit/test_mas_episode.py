@@ -20,8 +20,8 @@ from harness.engines.base import (
     RequestRejected,
 )
 from harness.errors import ConfigError
-from harness.mas import build_mas
 from harness.mas.base import CallRecord, Episode, EpisodeAborted
+from harness.mas.settings import mas_settings
 from harness.settings import compose
 from harness.transcript import STEPS, timeline
 from tests.unit.test_mas import (
@@ -36,7 +36,6 @@ from tests.unit.test_mas import (
     events,
     make,
     mas_cfg,
-    prompts_cfg,
     reasoning,
     run,
 )
@@ -273,7 +272,7 @@ def test_ceo_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="missing key mas.ceo.min_agents"):
         cfg = mas_cfg("ceo")
         del cfg.ceo["min_agents"]
-        build_mas(cfg, prompts_cfg(), agents=2, tokens=8, turns=1, critic_rounds=1)
+        mas_settings(cfg)
 
 
 def test_an_episode_needs_every_reasoning_key() -> None:

@@ -14,9 +14,10 @@ from omegaconf import OmegaConf
 from harness.engines.base import Completion, Request
 from harness.mas import build_mas
 from harness.mas.base import Episode, EpisodeResult
+from harness.mas.settings import mas_settings
 from harness.mas.steps import role_limit
 from harness.problem import Problem
-from harness.settings import compose
+from harness.settings import compose, to_plain
 from tests.unit.test_mas import (
     CODE,
     DISAGREE,
@@ -46,8 +47,8 @@ def run_preset(
     cfg: Any, engine: Any, problem: Problem = MATH, sandbox: Any = None
 ) -> EpisodeResult:
     system = build_mas(
-        cfg.mas,
-        cfg.prompts,
+        mas_settings(cfg.mas),
+        to_plain(cfg.prompts),
         agents=int(cfg.agents),
         tokens=int(cfg.tokens),
         turns=int(cfg.turns),
@@ -347,7 +348,6 @@ def checkout(root: Any, task: str = "math500") -> Any:
 
 def test_original_prompts_are_read_from_a_checkout_at_run_time(tmp_path) -> None:
     from harness.mas.original_prompts import resolve_prompt_set
-    from harness.settings import to_plain
 
     cfg = preset("prompts=original", f"prompts.source_dir={checkout(tmp_path)}")
     prompts = resolve_prompt_set(to_plain(cfg.prompts), "math500")
