@@ -38,7 +38,6 @@ from harness.engines.base import (
 from harness.mas.parsing import ParseError
 from harness.mas.settings import CallPolicy, ReasoningSettings
 from harness.problem import Problem
-from harness.settings import from_node
 from harness.text import split_thinking
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -199,8 +198,7 @@ class Episode:
         self.seed = seed
         self.temperature = float(temperature)
         self.top_p = float(top_p)
-        # typed settings from the runner; a plain mapping is accepted for scripts and benches
-        self.reasoning = from_node(ReasoningSettings, reasoning, "reasoning")
+        self.reasoning = reasoning
         self.policy: CallPolicy | None = None
         # set by the system, with the policy: renders the re-ask after an unparseable reply
         self.retry_prompt: Callable[[str], str] | None = None

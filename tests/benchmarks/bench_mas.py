@@ -15,10 +15,10 @@ from typing import Any
 from harness.engines.base import Completion, Engine, Request
 from harness.mas import build_mas
 from harness.mas.base import Episode
-from harness.mas.settings import mas_settings
+from harness.mas.settings import ReasoningSettings, mas_settings
 from harness.problem import Problem
 from harness.roles import canned_response
-from harness.settings import compose, to_plain
+from harness.settings import compose, from_node, to_plain
 
 # Worst case for the orchestration: every round runs to the end (critics always object, the
 # evaluator never accepts), and the CEO asks for more experts than allowed (clamped).
@@ -72,7 +72,13 @@ async def bench(
         async with gate:
             problem = Problem(f"p{i}", prompt, domain, None, "")
             ep = Episode(
-                engine, problem, 0, seed=i, temperature=0.0, top_p=1.0, reasoning=cfg.reasoning
+                engine,
+                problem,
+                0,
+                seed=i,
+                temperature=0.0,
+                top_p=1.0,
+                reasoning=from_node(ReasoningSettings, cfg.reasoning),
             )
             await mas.solve(ep)
             assert ep.result.error is None, ep.result.error

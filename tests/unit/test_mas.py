@@ -22,10 +22,10 @@ from harness.errors import ConfigError
 from harness.mas import build_mas
 from harness.mas.base import Episode, EpisodeAborted, EpisodeResult
 from harness.mas.execution import build_test_program
-from harness.mas.settings import mas_settings
+from harness.mas.settings import ReasoningSettings, mas_settings
 from harness.problem import Problem
 from harness.roles import canned_response
-from harness.settings import compose, to_plain
+from harness.settings import compose, from_node, to_plain
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -167,7 +167,7 @@ CODE = Problem(
 
 def episode(engine: Engine, problem: Problem = MATH, **kw: Any) -> Episode:
     kw = {"seed": 0, "temperature": 0.0, "top_p": 1.0, **kw}
-    kw["reasoning"] = reasoning(**kw.get("reasoning", {}))
+    kw["reasoning"] = from_node(ReasoningSettings, reasoning(**kw.get("reasoning", {})))
     return Episode(engine, problem, 0, **kw)
 
 

@@ -20,14 +20,13 @@ from harness.engines.base import (
     RequestRejected,
 )
 from harness.errors import ConfigError
-from harness.mas.base import CallRecord, Episode, EpisodeAborted
-from harness.mas.settings import mas_settings
-from harness.settings import compose
+from harness.mas.base import CallRecord, EpisodeAborted
+from harness.mas.settings import ReasoningSettings, mas_settings
+from harness.settings import compose, from_node
 from harness.transcript import STEPS, timeline
 from tests.unit.test_mas import (
     CODE,
     DISAGREE,
-    MATH,
     RIGHT,
     WRONG,
     FakeSandbox,
@@ -275,8 +274,8 @@ def test_ceo_settings_are_checked() -> None:
         mas_settings(cfg)
 
 
-def test_an_episode_needs_every_reasoning_key() -> None:
+def test_the_reasoning_settings_need_every_key() -> None:
     settings = reasoning()
     del settings["think_retries"]
     with pytest.raises(ConfigError, match="missing key reasoning.think_retries"):
-        Episode(ScriptedEngine(), MATH, 0, seed=0, temperature=0, top_p=1, reasoning=settings)
+        from_node(ReasoningSettings, settings, "reasoning")

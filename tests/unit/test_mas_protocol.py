@@ -9,15 +9,14 @@ import asyncio
 from typing import Any
 
 import pytest
-from omegaconf import OmegaConf
 
 from harness.engines.base import Completion, Request
 from harness.mas import build_mas
 from harness.mas.base import Episode, EpisodeResult
-from harness.mas.settings import mas_settings
+from harness.mas.settings import ReasoningSettings, mas_settings
 from harness.mas.steps import role_limit
 from harness.problem import Problem
-from harness.settings import compose, to_plain
+from harness.settings import compose, from_node, to_plain
 from tests.unit.test_mas import (
     CODE,
     DISAGREE,
@@ -56,7 +55,7 @@ def run_preset(
         sandbox_factory=(lambda: sandbox) if sandbox is not None else None,
     )
     object.__setattr__(system.settings, "engine_backoff_s", 0.0)
-    reasoning = OmegaConf.to_container(cfg.reasoning, resolve=True)
+    reasoning = from_node(ReasoningSettings, cfg.reasoning, "reasoning")
     ep = Episode(engine, problem, 0, seed=0, temperature=0.7, top_p=0.95, reasoning=reasoning)
     return asyncio.run(system.solve(ep))
 
