@@ -51,7 +51,7 @@ error              engine error text (None when the call succeeded)
 cost_usd           the call's price (priced API models), else None
 =================  ==========================================================================
 
-A budget-forced call (a reasoning model cut off while thinking, ``reasoning.budget_forcing_tokens``)
+A budget-forced call (a reasoning model near its limit while thinking, ``reasoning.budget_forcing``)
 holds both of its requests: ``raw`` is the cut-off text, the inserted ``</think>`` and the forced
 answer; its ``budget_forced`` event says where the insert is (``at``, ``inserted``).
 
