@@ -509,6 +509,18 @@ def _top_level_names(code: str) -> set[str]:
     return names
 
 
+def _definitions_only(code: str) -> str:
+    """The imports, functions, classes and assignments of ``code``, in order; what runs at the
+    top level (prints, asserts, loops, a ``__main__`` block) is dropped."""
+    tree = ast.parse(code)
+    keep = (
+        ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+        ast.Assign, ast.AnnAssign,
+    )  # fmt: skip
+    parts = [ast.get_source_segment(code, node) for node in tree.body if isinstance(node, keep)]
+    return "\n".join(p for p in parts if p).strip()
+
+
 def extract_code(
     text: str,
     entry_point: str | None = None,
@@ -571,9 +583,17 @@ def extract_code(
             code = sanitize_code(candidate, None).strip()
     except Exception as exc:  # noqa: BLE001 - tree-sitter on arbitrary text
         return Extraction(None, "none", f"sanitizer failed: {type(exc).__name__}", UNPARSEABLE)
-    dropped = entry_point and _defines(candidate, entry_point) and not _defines(code, entry_point)
-    if dropped and _syntax_ok(candidate):
-        code, note = candidate.strip(), "the sanitizer dropped the entry point; graded as written"
+    # evalplus skips functions without a `return` (generators): when that drops the entry point
+    # or a helper the kept code calls, keep every definition instead (own rule, said so)
+    lost = _top_level_names(candidate) - _top_level_names(code)
+    used = set(re.findall(r"[A-Za-z_]\w*", code)) | ({entry_point} if entry_point else set())
+    if lost & used and _syntax_ok(candidate):
+        code = _definitions_only(candidate)
+        note = f"the sanitizer dropped {', '.join(sorted(lost & used))}; kept every definition"
+    elif _syntax_ok(code) and _definitions_only(code) != code:
+        # evalplus's fallback (nothing kept: a generator entry point) returns the whole run of
+        # code, prints and asserts included: those go, as on its main path
+        code = _definitions_only(code)
     has_code = _syntax_ok(code) and re.search(r"^\s*(?:async\s+)?(?:def|class)\s", code, re.M)
     if code and has_code and (not entry_point or _defines(code, entry_point) or method != "raw"):
         return Extraction(code, method, note)

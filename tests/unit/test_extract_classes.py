@@ -157,9 +157,15 @@ def test_code_helpers_the_tests_use_are_kept() -> None:
     assert "class Pair" in extract_code(reply, "first", keep={"Pair", "first"}).answer
 
 
-def test_a_generator_entry_point_is_not_dropped() -> None:
+def test_a_generator_entry_point_or_helper_is_not_dropped() -> None:
+    # evalplus skips functions without a return: a generator must survive, prints must not
     reply = "```python\ndef evens(n):\n    for i in range(n):\n        yield 2 * i\n\nprint(1)\n```"
-    assert "def evens" in extract_code(reply, "evens").answer
+    assert extract_code(reply, "evens").answer == "def evens(n):\n    for i in range(n):\n" \
+        "        yield 2 * i"  # fmt: skip
+    helper = "```python\ndef gen(n):\n    yield n\n\ndef f(n):\n    return list(gen(n))\n" \
+        "\nassert f(1) == [2]\n```"  # fmt: skip
+    code = extract_code(helper, "f").answer
+    assert "def gen" in code and "assert" not in code
 
 
 @pytest.mark.parametrize(
