@@ -32,8 +32,15 @@ def runs(sweep_dir: Path) -> list[tuple[dict, dict]]:
 
 
 def test_table1_runs_both_systems_with_the_papers_settings(tmp_path, data_dir):
+    # the tiny model never writes a code block: without these every solver call is asked 20
+    # times (the preset's retries are checked in test_presets_compose_for_every_benchmark)
+    no_retries = ["mas.parse_retries=0", "mas.role_parse_retries.solver=0"]
     r = run_cli(
-        "+experiment=table1", "benchmark=mbpp_sanitized", *SHRINK, f"hydra.sweep.dir={tmp_path}"
+        "+experiment=table1",
+        "benchmark=mbpp_sanitized",
+        *SHRINK,
+        *no_retries,
+        f"hydra.sweep.dir={tmp_path}",
     )
     assert r.returncode == 0, r.stderr[-3000:]
     points = runs(tmp_path)
@@ -111,6 +118,12 @@ def test_presets_compose_for_every_benchmark():
         assert cfg.mas.role_tokens.critic == (8192 if code else 16384)
         assert cfg.mas.role_tokens.recruiter == (4096 if bench == "commongen_hard" else 8192)
         assert cfg.mas.stop_on == "evaluator"  # the original ignored the CEO's Stop
+        # the original's max_retry counted every attempt: 3 (code and CommonGen 10, code solver 20)
+        retries = 9 if code or bench == "commongen_hard" else 2
+        assert (cfg.mas.parse_retries, cfg.mas.retry_halving) == (retries, True)
+        assert cfg.mas.role_parse_retries.solver == (19 if code else None)
+        assert (cfg.mas.final_answer, cfg.mas.code_messages) == ("last_message", "code_block")
+        assert cfg.reasoning.cut_thinking == "raw" and cfg.mas.ceo.fallback == "original"
     plain = compose(["mas=ceo"])  # without a preset the CEO's bounds follow the knobs
     assert plain.mas.ceo.max_agents == plain.agents and plain.mas.ceo.budget_menu is None
     assert plain.mas.stop_on == "either"
