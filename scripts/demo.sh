@@ -22,7 +22,9 @@ echo "demo: SmolLM2-135M on $LIMIT MATH-500 problems, mas=single and mas=ceo (${
   agents=2 turns=1 critic_rounds=1 tokens=256 limit="$LIMIT" tracking.wandb.mode=disabled \
   "hydra.sweep.dir=$OUT/runs"
 .venv/bin/python -m harness.report "$OUT/runs" --out "$OUT/report" >/dev/null
-.venv/bin/python -m harness.view "$OUT/runs" --out "$OUT/episodes.html" >/dev/null
+# the two runs, compared: the viewer puts the problems where ceo and single differ first
+mapfile -t RUNS < <(find "$OUT/runs" -name summary.json -printf '%h\n' | sort)
+.venv/bin/python -m harness.view "${RUNS[@]}" --out "$OUT/episodes.html" >/dev/null
 echo
 cat "$OUT/report/leaderboard.md" 2>/dev/null || ls "$OUT/report"
 echo
