@@ -145,7 +145,7 @@ class AgentVerse:
             text="t",
             messages="m",
         )
-        domains = list((self.prompts.cfg.get("format") or {}).keys())
+        domains = list((self.prompts.templates.get("format") or {}).keys())
         for domain in domains:
             problem = Problem(
                 id="check", prompt="task", domain=domain, reference=None, reference_response=""

@@ -20,11 +20,11 @@ class Prompts:
         # a plain mapping (RunSettings.prompts): rendering runs for every agent call
         if not isinstance(prompts, Mapping):
             raise TypeError(f"a prompt set is a mapping, got {type(prompts).__name__}")
-        self.cfg = prompts
+        self.templates = prompts
         self._fields: dict[str, dict[str, str]] = {}
 
     def get(self, *path: str) -> str:
-        node = self.cfg
+        node = self.templates
         for key in path:
             try:
                 node = node[key]
@@ -46,7 +46,7 @@ class Prompts:
         """``{format}`` and the ``domain.<domain>`` words, with their braces unescaped."""
         if domain not in self._fields:
             fields = {"format": self._unescape(self.get("format", domain), "format", domain)}
-            section = self.cfg.get("domain", {}).get(domain, {}) if hasattr(self.cfg, "get") else {}
+            section = self.templates.get("domain", {}).get(domain, {})
             for key, value in (section or {}).items():
                 fields[key] = self._unescape(str(value), "domain", domain, key)
             self._fields[domain] = fields
