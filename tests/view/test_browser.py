@@ -116,6 +116,8 @@ def test_fixture_report_renders_filters_sorts_and_shows_hostile_text(chromium, t
     assert thinking.count() == 1 and not thinking.evaluate("d => d.open")
     assert thinking.locator("pre").count() == 0  # built only when opened
     thinking.locator("summary").click()
+    # the body is built on the "toggle" event, which fires after the click returns
+    thinking.locator("pre").wait_for()
     assert "Let me recount" in thinking.inner_text()
     assert ceo_run.STALE not in page.inner_text("body")
 
