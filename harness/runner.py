@@ -11,6 +11,13 @@ engine could not serve (``EngineUnavailable``: the engine is down) — a rerun r
 ``FatalEngineError`` (a bad API key) stops the run at once. Whenever a run stops, the episodes
 in flight are cancelled and awaited before the sandbox and the pools close, and summary.json
 says how far it got (``complete``, ``error``).
+
+The phases, in order: :func:`_prepare` (settings, data, the run's identity, its store and the
+to-do list), :func:`_bench` (an ``async with`` that owns the engine, the scoring context and the
+judge and closes them in that order), :func:`_run_episodes` (the loop, stopped by a
+:class:`FailureStreak` when the engine fails on problem after problem) and :func:`_finish`
+(summary.json and the tracker, however the session ended). The records of one episode are
+built in :mod:`harness.records`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +40,11 @@ from harness.engines.base import EngineDead, EngineUnavailable, FatalEngineError
 from harness.errors import HarnessError
 from harness.identity import config_hash, digest, resolved_without_identity, run_id
 from harness.mas import build_mas
-from harness.mas.base import Episode
+from harness.mas.base import Episode, EpisodeResult
 from harness.problem import Problem, Score
 from harness.progress import Progress
 from harness.provenance import git_info, now_iso, versions
+from harness.records import result_row, transcript_line
 from harness.run_settings import RunSettings
 from harness.runlog import run_log
 from harness.scoring.context import ScoringContext
@@ -141,11 +151,26 @@ def _record_early_failure(cfg: DictConfig, run_dir: Path, session: Session, exc:
     store.write_summary(summary)
 
 
-async def _run(
-    cfg: DictConfig, run_dir: Path, session: Session, process_started: float | None
-) -> dict[str, Any]:
+@dataclass
+class Prepared:
+    """A run before anything is loaded into an engine: its identity and its to-do list."""
+
+    settings: RunSettings
+    plain: dict[str, Any]  # the resolved config, without the identity-neutral keys
+    ident: dict[str, Any]
+    problems: list[Problem]  # after `limit`
+    store: RunStore
+    done: dict[tuple[str, int], dict[str, Any]]  # recorded rows, by (id, repeat)
+    keys: list[tuple[str, int]]  # every (id, repeat) of the run
+    todo: list[tuple[Problem, int]]  # those not recorded yet
+    label: str
+
+
+def _prepare(cfg: DictConfig, run_dir: Path) -> Prepared:
+    """Settings validated, data loaded, the run's identity fixed, its store opened and what is
+    left to do read from it."""
     settings = RunSettings.from_cfg(cfg)  # everything validated before any loading
-    knobs, opts, task = settings.knobs, settings.run, settings.task
+    knobs, task = settings.knobs, settings.task
     plain = resolved_without_identity(cfg)
     loaded = task.load()
     # The data actually loaded, before `limit` (raising it must not look like other data).
@@ -158,7 +183,7 @@ async def _run(
     }
     problems = loaded if knobs.limit is None else loaded[: knobs.limit]
     store = RunStore(run_dir)
-    store.prepare(plain, ident, overwrite=opts.overwrite)
+    store.prepare(plain, ident, overwrite=settings.run.overwrite)
     done = store.load_results()
     keys = [(p.id, r) for p in problems for r in range(knobs.repeats)]
     todo = [(p, r) for p in problems for r in range(knobs.repeats) if (p.id, r) not in done]
@@ -172,27 +197,20 @@ async def _run(
         len(todo),
         store.dir,
     )
-    tracker = build_tracker(settings.tracking)
-    tracker.start(
-        store.dir,
-        plain,
-        {
-            **ident,
-            "n_expected": len(keys),
-            "done": len(keys) - len(todo),
-            "references": {p.id: p.shown_reference() for p in problems},
-            "git": git_info(),
-            "versions": versions(),
-        },
-    )
-    prior = store.read_summary() or {}
+    return Prepared(settings, plain, ident, problems, store, done, keys, todo, label)
+
+
+async def _run(
+    cfg: DictConfig, run_dir: Path, session: Session, process_started: float | None
+) -> dict[str, Any]:
+    prep = _prepare(cfg, run_dir)
+    tracker = _start_tracker(prep)
+    prior = prep.store.read_summary() or {}
     error: str | None = None
     outcome = "finished"
     try:
-        if todo:
-            await _run_pending(
-                settings, problems, todo, done, store, label, tracker, session, process_started
-            )
+        if prep.todo:
+            await _run_pending(prep, tracker, session, process_started)
     except (asyncio.CancelledError, KeyboardInterrupt):
         outcome, error = "interrupted", "interrupted"
         raise
@@ -203,41 +221,76 @@ async def _run(
         outcome, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        store.close()
-        wanted = set(keys)
-        rows = [row for key, row in done.items() if key in wanted]
-        sessions = [
-            *_prior_sessions(prior),
-            session.record(time.perf_counter() - session.t0, outcome),
-        ]
-        if session.not_recorded and error is None:
-            error = f"{session.not_recorded} problems hit engine errors and were not recorded"
-        if prior.get("served_model") and "served_model" not in session.stats:
-            session.stats["served_model"] = prior["served_model"]  # a resume with nothing to do
-        summary = summarize(
-            rows,
-            cfg=plain,
-            knobs=knobs,
-            ident=ident,
-            n_expected=len(keys),
-            sessions=sessions,
-            engine_stats={**session.stats, "not_recorded_engine_errors": session.not_recorded},
-            domain=task.domain,
-            error=error,
-            trajectory=run_stats(store.dir, wanted),
+        summary = await _finish(prep, tracker, session, prior, outcome, error)
+    _warn_ungraded(summary)
+    return summary
+
+
+def _start_tracker(prep: Prepared) -> Tracker:
+    tracker = build_tracker(prep.settings.tracking)
+    tracker.start(
+        prep.store.dir,
+        prep.plain,
+        {
+            **prep.ident,
+            "n_expected": len(prep.keys),
+            "done": len(prep.keys) - len(prep.todo),
+            "references": {p.id: p.shown_reference() for p in prep.problems},
+            "git": git_info(),
+            "versions": versions(),
+        },
+    )
+    return tracker
+
+
+async def _finish(
+    prep: Prepared,
+    tracker: Tracker,
+    session: Session,
+    prior: dict[str, Any],
+    outcome: str,
+    error: str | None,
+) -> dict[str, Any]:
+    """However the session ended: the store closed, summary.json written, the tracker told."""
+    store = prep.store
+    store.close()
+    wanted = set(prep.keys)
+    rows = [row for key, row in prep.done.items() if key in wanted]
+    sessions = [
+        *_prior_sessions(prior),
+        session.record(time.perf_counter() - session.t0, outcome),
+    ]
+    if session.not_recorded and error is None:
+        error = f"{session.not_recorded} problems hit engine errors and were not recorded"
+    if prior.get("served_model") and "served_model" not in session.stats:
+        session.stats["served_model"] = prior["served_model"]  # a resume with nothing to do
+    summary = summarize(
+        rows,
+        cfg=prep.plain,
+        knobs=prep.settings.knobs,
+        ident=prep.ident,
+        n_expected=len(prep.keys),
+        sessions=sessions,
+        engine_stats={**session.stats, "not_recorded_engine_errors": session.not_recorded},
+        domain=prep.settings.task.domain,
+        error=error,
+        trajectory=run_stats(store.dir, wanted),
+    )
+    store.write_summary(summary)
+    # W&B's finish takes seconds (uploads, artifacts): off the loop, which other
+    # sweep points may be sharing.
+    await asyncio.to_thread(tracker.finish, summary)
+    if outcome == "interrupted":
+        log.warning(
+            "interrupted: %d of %d problems are saved in %s; run the same command again to resume",
+            len(rows),
+            len(prep.keys),
+            store.dir,
         )
-        store.write_summary(summary)
-        # W&B's finish takes seconds (uploads, artifacts): off the loop, which other
-        # sweep points may be sharing.
-        await asyncio.to_thread(tracker.finish, summary)
-        if outcome == "interrupted":
-            log.warning(
-                "interrupted: %d of %d problems are saved in %s; run the same command again "
-                "to resume",
-                len(rows),
-                len(keys),
-                store.dir,
-            )
+    return summary
+
+
+def _warn_ungraded(summary: dict[str, Any]) -> None:
     if summary.get("sandbox_errors"):
         log.warning(
             "%d problems could not be graded: the sandbox failed (see score_details)",
@@ -249,20 +302,44 @@ async def _run(
             "score_details)",
             summary["scoring_errors"],
         )
-    return summary
 
 
-async def _run_pending(
-    settings: RunSettings,
-    problems: list[Problem],
-    todo: list[tuple[Problem, int]],
-    done: dict[tuple[str, int], dict[str, Any]],
-    store: RunStore,
-    label: str,
-    tracker: Tracker,
-    session: Session,
-    process_started: float | None,
-) -> None:
+class FailureStreak:
+    """Problems in a row the engine could not serve. An engine that fails on every call would
+    otherwise fill the store with "wrong" answers: at ``limit`` the run stops (EngineDown)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+
+    def failed(self, exc: BaseException) -> None:
+        self.count += 1
+        if self.count >= self.limit:
+            raise EngineDown(
+                f"the engine failed on {self.count} problems in a row "
+                f"(last: {exc}); finished problems are saved, rerun to resume"
+            ) from None
+
+    def served(self) -> None:
+        self.count = 0
+
+
+@dataclass
+class Bench:
+    """What the episodes run on: the engine, the scoring context (pools, sandbox), the system
+    and the judge, alive for the duration of :func:`_bench`."""
+
+    engine: Any
+    ctx: ScoringContext
+    mas: Any
+    judge: Judge | None
+
+
+@asynccontextmanager
+async def _bench(prep: Prepared, session: Session) -> AsyncIterator[Bench]:
+    """Builds and starts the engine and the judge; on the way out, whatever happened, closes
+    the scoring context, then the engine, then the judge's engine."""
+    settings, problems = prep.settings, prep.problems
     knobs, opts, task = settings.knobs, settings.run, settings.task
     cache = opts.response_cache_path if opts.response_cache else None
     engine = build_engine(settings.model, problems, cache_path=cache, pose=task.problem_for_repeat)
@@ -281,73 +358,11 @@ async def _run_pending(
         sandbox_factory=ctx.sandbox,
     )
     judge = Judge.from_config(settings.scoring, problems)
-    max_conc = settings.model.max_concurrency
-    # An engine that fails on every call would otherwise fill the store with "wrong" answers.
-    breaker = opts.max_failed_problems or max(8, 2 * max_conc)
-    failing = {"streak": 0}
     try:
         t = time.perf_counter()
         await engine.start()
         session.engine_start_s = time.perf_counter() - t
-        _record_seeds(engine, store, session)
-        getattr(engine, "inner", engine).on_wait = tracker.waiting  # retries shown in W&B too
-        if judge is not None:
-            await judge.start()
-        n_total = len(problems) * knobs.repeats
-        ids = {p.id for p in problems}  # a lowered `limit` leaves rows outside the selection
-        progress = Progress(
-            n_total,
-            n_total - len(todo),
-            sum(bool(r.get("correct")) for (pid, _), r in done.items() if pid in ids),
-            label,
-            opts.progress,
-            on_update=tracker.progress,
-        )
-        gate = asyncio.Semaphore(int(opts.episode_concurrency or 2 * max_conc))
-        t_gen = time.perf_counter()
-        if process_started is not None:
-            session.startup_s = time.time() - process_started
-        else:
-            session.startup_s = t_gen - session.t0
-
-        async def one(problem: Problem, repeat: int) -> None:
-            async with gate:
-                posed = task.problem_for_repeat(problem, repeat)
-                try:
-                    row, transcript = await _episode(
-                        settings, mas, engine, ctx, posed, repeat, judge
-                    )
-                except EngineUnavailable as exc:
-                    # Not recorded: an engine that is down is not a wrong answer; a rerun
-                    # retries the problem.
-                    failing["streak"] += 1
-                    session.not_recorded += 1
-                    log.warning(
-                        "%s/%d: engine unavailable, not recorded: %s", posed.id, repeat, exc
-                    )
-                    if failing["streak"] >= breaker:
-                        raise EngineDown(
-                            f"the engine failed on {failing['streak']} problems in a row "
-                            f"(last: {exc}); finished problems are saved, rerun to resume"
-                        ) from None
-                    return
-                failing["streak"] = 0
-                store.append(row, transcript)
-                done[(posed.id, repeat)] = row
-                session.computed += 1
-                session.completion_tokens += int(row["completion_tokens"])
-                tracker.result(row)
-                progress.update(row["correct"], row["completion_tokens"])
-
-        try:
-            async with asyncio.TaskGroup() as tg:
-                for p, r in todo:
-                    tg.create_task(one(p, r))
-        except BaseExceptionGroup as group:
-            raise _first(group) from None
-        finally:
-            session.generation_s = time.perf_counter() - t_gen
-            progress.close()
+        yield Bench(engine, ctx, mas, judge)
     finally:
         # Only now: every episode has finished or been cancelled and awaited, so nothing is
         # scored against a closing sandbox.
@@ -355,8 +370,87 @@ async def _run_pending(
         await engine.release()
         if judge is not None:
             await judge.engine.release()
-    stats = session.stats
-    if cache:
+
+
+async def _run_pending(
+    prep: Prepared, tracker: Tracker, session: Session, process_started: float | None
+) -> None:
+    async with _bench(prep, session) as bench:
+        _record_seeds(bench.engine, prep.store, session)
+        getattr(bench.engine, "inner", bench.engine).on_wait = tracker.waiting  # W&B too
+        if bench.judge is not None:
+            await bench.judge.start()
+        await _run_episodes(prep, bench, tracker, session, process_started)
+    _engine_stats(bench.engine, prep.settings, session.stats)
+
+
+def _progress(prep: Prepared, tracker: Tracker) -> Progress:
+    n_total = len(prep.problems) * prep.settings.knobs.repeats
+    ids = {p.id for p in prep.problems}  # a lowered `limit` leaves rows outside the selection
+    return Progress(
+        n_total,
+        n_total - len(prep.todo),
+        sum(bool(r.get("correct")) for (pid, _), r in prep.done.items() if pid in ids),
+        prep.label,
+        prep.settings.run.progress,
+        on_update=tracker.progress,
+    )
+
+
+async def _run_episodes(
+    prep: Prepared,
+    bench: Bench,
+    tracker: Tracker,
+    session: Session,
+    process_started: float | None,
+) -> None:
+    """Every pending (problem, repeat) at once, bounded by ``run.episode_concurrency``; each
+    result is stored as it finishes."""
+    settings, opts = prep.settings, prep.settings.run
+    max_conc = settings.model.max_concurrency
+    streak = FailureStreak(opts.max_failed_problems or max(8, 2 * max_conc))
+    progress = _progress(prep, tracker)
+    gate = asyncio.Semaphore(int(opts.episode_concurrency or 2 * max_conc))
+    t_gen = time.perf_counter()
+    if process_started is not None:
+        session.startup_s = time.time() - process_started
+    else:
+        session.startup_s = t_gen - session.t0
+
+    async def run_one(problem: Problem, repeat: int) -> None:
+        async with gate:
+            posed = settings.task.problem_for_repeat(problem, repeat)
+            try:
+                row, transcript = await _episode(settings, bench, posed, repeat)
+            except EngineUnavailable as exc:
+                # Not recorded: an engine that is down is not a wrong answer; a rerun
+                # retries the problem.
+                session.not_recorded += 1
+                log.warning("%s/%d: engine unavailable, not recorded: %s", posed.id, repeat, exc)
+                streak.failed(exc)
+                return
+            streak.served()
+            prep.store.append(row, transcript)
+            prep.done[(posed.id, repeat)] = row
+            session.computed += 1
+            session.completion_tokens += int(row["completion_tokens"])
+            tracker.result(row)
+            progress.update(row["correct"], row["completion_tokens"])
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for p, r in prep.todo:
+                tg.create_task(run_one(p, r))
+    except BaseExceptionGroup as group:
+        raise _first(group) from None
+    finally:
+        session.generation_s = time.perf_counter() - t_gen
+        progress.close()
+
+
+def _engine_stats(engine: Any, settings: RunSettings, stats: dict[str, Any]) -> None:
+    """What the engine knows after the run, for summary.json."""
+    if settings.run.response_cache and settings.run.response_cache_path:
         stats["response_cache"] = {"hits": engine.hits, "misses": engine.misses}
     missing = getattr(engine, "missing", None)
     if missing:
@@ -409,20 +503,30 @@ def _first(group: BaseExceptionGroup) -> BaseException:
 
 
 async def _episode(
-    settings: RunSettings,
-    mas: Any,
-    engine: Any,
-    ctx: ScoringContext,
-    problem: Problem,
-    repeat: int,
-    judge: Judge | None = None,
+    settings: RunSettings, bench: Bench, problem: Problem, repeat: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    knobs, task = settings.knobs, settings.task
+    """One (problem, repeat): solved, scored (and judged), its two records built."""
     t0 = time.perf_counter()
     started_at = now_iso()
     attempt = uuid.uuid4().hex[:16]
+    result = await _solve(settings, bench, problem, repeat)
+    score = await _score(settings, bench, problem, repeat, result.response)
+    row = result_row(problem, repeat, attempt, result, score, time.perf_counter() - t0)
+    transcript = transcript_line(
+        problem, repeat, attempt, settings.mas.name, started_at, result, score
+    )
+    if settings.scoring.trajectory:  # every intermediate answer graded; the score stays
+        task, ctx = settings.task, bench.ctx
+        await annotate(transcript, lambda text: task.score(problem, text, ctx), score)
+    return row, transcript
+
+
+async def _solve(
+    settings: RunSettings, bench: Bench, problem: Problem, repeat: int
+) -> EpisodeResult:
+    knobs = settings.knobs
     ep = Episode(
-        engine,
+        bench.engine,
         problem,
         repeat,
         seed=knobs.seed,
@@ -431,82 +535,29 @@ async def _episode(
         reasoning=settings.reasoning,
     )
     try:
-        result = await mas.solve(ep)
+        return await bench.mas.solve(ep)
     except (HarnessError, EngineUnavailable, FatalEngineError):
         raise  # bad configuration, an engine that is down or refuses: not this problem's fault
     except Exception as exc:  # one broken episode is a failed problem, not a failed run
         log.exception("episode %s/%d failed", problem.id, repeat)
         result = ep.result
         result.error = f"{type(exc).__name__}: {exc}"
-    engine_errors = [c.error for c in result.calls if c.error]
+        return result
+
+
+async def _score(
+    settings: RunSettings, bench: Bench, problem: Problem, repeat: int, response: str
+) -> Score:
     try:
-        score = await task.score(problem, result.response, ctx)
+        score = await settings.task.score(problem, response, bench.ctx)
     except Exception as exc:
         log.exception("scoring %s/%d failed", problem.id, repeat)
         score = Score(False, None, reason=f"scoring error: {type(exc).__name__}: {exc}")
-    if judge is not None:
-        verdict = await judge.grade(problem, result.response)
+    if bench.judge is not None:
+        verdict = await bench.judge.grade(problem, response)
         if verdict is not None:
             score.details["judge"] = verdict
-    totals = result.totals()
-    calls = result.calls
-    row = {
-        "id": problem.id,
-        "repeat": repeat,
-        "attempt": attempt,
-        "correct": bool(score.correct),
-        "answer": score.answer,
-        # why no answer was read (harness.scoring.extract.CAUSES); None when one was
-        "no_answer_cause": no_answer_cause(score),
-        "reason": score.reason,
-        "error": result.error or (engine_errors[0] if engine_errors else None),
-        "failed_calls": len(engine_errors),
-        **{
-            k: totals[k]
-            for k in ("calls", "prompt_tokens", "completion_tokens", "rounds", "agents")
-        },
-        "reasoning_tokens": sum(int(getattr(c, "reasoning_tokens", 0) or 0) for c in calls),
-        "engine_retries": sum(int(getattr(c, "engine_retries", 0) or 0) for c in calls),
-        "cost_usd": _cost(calls),
-        "tokens_by_role": totals["by_role"],
-        "ceo_decisions": totals.get("ceo_decisions") or None,
-        "latency_s": round(time.perf_counter() - t0, 4),
-        "score_details": score.details,
-    }
-    if "judge" in score.details:
-        row["judge_correct"] = score.details["judge"]["correct"]
-    transcript = {
-        "schema": SCHEMA,
-        "id": problem.id,
-        "repeat": repeat,
-        "attempt": attempt,
-        "mas": settings.mas.name,
-        "started_at": started_at,
-        "prompt": problem.prompt,
-        "reference": problem.shown_reference(),
-        "response": result.response,
-        "correct": row["correct"],
-        "answer": score.answer,
-        **result.transcript(),
-    }
-    if settings.scoring.trajectory:  # every intermediate answer graded; the score stays
-        await annotate(transcript, lambda text: task.score(problem, text, ctx), score)
-    return row, transcript
-
-
-def no_answer_cause(score: Score) -> str | None:
-    """The extractor's cause, or "scoring_error" / "no_anchor" when a scorer gave none."""
-    if score.answer not in (None, ""):
-        return None
-    cause = (score.details or {}).get("no_answer")
-    if cause:
-        return str(cause)
-    return "scoring_error" if (score.reason or "").startswith("scoring error") else "no_anchor"
-
-
-def _cost(calls: list[Any]) -> float | None:
-    costs = [c.cost_usd for c in calls if getattr(c, "cost_usd", None) is not None]
-    return round(sum(costs), 8) if costs else None
+    return score
 
 
 def _prior_sessions(prior: dict[str, Any]) -> list[dict[str, Any]]:

@@ -226,10 +226,10 @@ def test_math_not_read_has_a_cause() -> None:
 
 
 def test_no_answer_cause_reaches_row_summary_viewer_and_report() -> None:
+    from harness.records import no_answer_cause
     from harness.report.entries import make_entries
     from harness.report.points import Point
     from harness.report.render import dataframe, markdown
-    from harness.runner import no_answer_cause
     from harness.summary import no_answer_causes
     from harness.view.records import NO_ANSWER, NO_ANSWER_CAUSES, failure
 

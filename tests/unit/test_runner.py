@@ -138,3 +138,37 @@ def test_a_fatal_engine_error_stops_the_run_after_cancelling_episodes(
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["complete"] is False and "401 invalid API key" in summary["error"]
     assert summary["sessions"][-1]["outcome"] == "failed"
+
+
+def test_the_failure_streak_trips_at_its_limit_and_a_served_problem_resets_it():
+    streak = runner.FailureStreak(3)
+    streak.failed(RuntimeError("a"))
+    streak.failed(RuntimeError("b"))
+    streak.served()
+    streak.failed(RuntimeError("c"))
+    streak.failed(RuntimeError("d"))
+    with pytest.raises(runner.EngineDown, match=r"3 problems in a row \(last: e\)"):
+        streak.failed(RuntimeError("e"))
+
+
+def test_the_scoring_context_closes_before_the_engine_is_released(tmp_path, monkeypatch, data_dir):
+    from harness.scoring.context import ScoringContext
+
+    events: list[str] = []
+
+    class Releasing(Scripted):
+        async def release(self) -> None:
+            events.append("release")
+            await super().release()
+
+    def build(model_cfg, problems, **_):
+        return Releasing({p.id: p.reference_response for p in problems}, set())
+
+    monkeypatch.setattr(runner, "build_engine", build)
+    real_close = ScoringContext.close
+    monkeypatch.setattr(
+        ScoringContext, "close", lambda self: (events.append("close"), real_close(self))
+    )
+    summary = asyncio.run(runner.run_async(_cfg(2), tmp_path))
+    assert summary["complete"] and summary["n"] == 2
+    assert events == ["close", "release"]
