@@ -50,6 +50,7 @@ from harness.tracking.wandb_tracker import (
     SCALING_KNOBS,
     SUMMARY_PLOTTED,
     TABLE_KEY,
+    TRAJECTORY_PLOTTED,
 )
 
 log = logging.getLogger("harness")
@@ -60,7 +61,7 @@ REPORT_SPEC = "wandb_report.json"
 NAME_MAX = 128
 
 # What the view plots, by the tracker's names (a KeyError here is a renamed tracker key).
-_SUMMARY = set(SUMMARY_PLOTTED) | set(DERIVED)
+_SUMMARY = set(SUMMARY_PLOTTED) | set(DERIVED) | set(TRAJECTORY_PLOTTED)
 _POINT = {k: POINT.format(key=k) for k in POINT_KEYS}
 
 
@@ -211,7 +212,14 @@ def sections(view: SweepView) -> list[tuple[str, list[Any]]]:
     out = [("Accuracy against tokens", tokens)]
     if knobs:
         out.append(("Accuracy against the swept knobs", knobs))
-    out += [("Cost", cost), ("Per problem and configs", points)]
+    # What the discussion did (README "Answer trajectories"): the single agent inside the
+    # system against the final answer, and the flips between them.
+    discussion = [
+        _bars("First proposal vs final answer", ["first_proposal_accuracy", "final_accuracy"]),
+        _bars("Flips: right→wrong, wrong→right", ["flips_right_to_wrong", "flips_wrong_to_right"]),
+    ]
+    out += [("Cost", cost), ("What the discussion did", discussion)]
+    out += [("Per problem and configs", points)]
     for name, panels in out:
         for i, panel in enumerate(panels):
             # The library draws panel ids at random; fixed ids keep a rerun's spec identical.

@@ -64,6 +64,14 @@ SUMMARY_PLOTTED = (
     "calls",
     "wall_s",
 )
+#: answer-trajectory figures of summary.json (harness.trajectory_stats), where answers were graded
+TRAJECTORY_PLOTTED = (
+    "first_proposal_accuracy",
+    "final_accuracy",
+    "discussion_gain",
+    "flips_right_to_wrong",
+    "flips_wrong_to_right",
+)
 #: figures the tracker derives at the end of a run and adds to the run summary
 DERIVED = ("calls_per_problem", "tokens_per_correct")
 #: per-role figures in the run summary, one key per role that ran (format with ``role=``)

@@ -255,7 +255,7 @@ def test_panels_use_only_the_trackers_key_lists():
     ws_spec = json.loads(workspace_spec(build_workspace(view, ENTITY, PROJECT)))
     rep_spec = json.loads(report_spec(build_report(view, ENTITY, PROJECT, "| x |", bind=False)))
     allowed = {("config", k) for k in (*wt.GROUP_KEYS, *wt.KNOBS)}
-    allowed |= {("summary", k) for k in (*wt.SUMMARY_PLOTTED, *wt.DERIVED)}
+    allowed |= {("summary", k) for k in (*wt.SUMMARY_PLOTTED, *wt.DERIVED, *wt.TRAJECTORY_PLOTTED)}
     allowed |= {("summary", f.format(role="solver")) for f in (wt.ROLE_TOKENS, wt.ROLE_CALLS)}
     allowed |= {("history", wt.POINT.format(key=k)) for k in wt.POINT_KEYS}
     allowed.add(("table", wt.TABLE_KEY))
