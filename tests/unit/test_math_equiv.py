@@ -153,7 +153,9 @@ PAIRS = [("0.5", "\\frac{1}{2}"), ("2\\sqrt{2}", "\\sqrt{8}"), ("[2, 5)", "[2,5)
          ("x^2+2x+1", "(x+1)^2"), ("\\frac{1}{3}", "\\frac{1}{2}")] * 4
 
 async def main():
-    ctx = ScoringContext({"workers": 2, "timeout_s": float(sys.argv[1]), "wall_factor": 10})
+    # the blocked check ends at wall_factor x timeout_s = 8 s; a real check needs milliseconds
+    # of CPU, so even a starved one stays far inside that
+    ctx = ScoringContext({"workers": 2, "timeout_s": float(sys.argv[1]), "wall_factor": 4})
     pool = ctx.pool()
     # Two checks that never end (one computes forever, one blocks), queued first.
     hung = [pool.call(eval, "sum(1 for _ in iter(int, 1))"), pool.call(time.sleep, 3600)]
@@ -189,7 +191,7 @@ def test_checks_queued_behind_hung_checks_score_correctly_and_the_process_exits(
     root = Path(__file__).resolve().parents[2]
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-c", HUNG_CHECKS, "3", ending],
+        [sys.executable, "-c", HUNG_CHECKS, "2", ending],
         cwd=root,
         capture_output=True,
         text=True,
