@@ -36,6 +36,8 @@ def _cfg(limit: int):
                 "model=oracle",
                 "mas=single",
                 "model.max_concurrency=4",
+                # the retries are the point here, not their waits (2 + 4 + 8 s by default)
+                "mas.engine_backoff_s=0.01",
                 f"limit={limit}",
                 "run.progress=false",
             ],
