@@ -107,9 +107,12 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, timeout: float = 300, python: str | Path | None = None, **env: str
+) -> subprocess.CompletedProcess:
+    """``python -m harness ARGS`` (this interpreter unless ``python`` names another venv's)."""
     return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
+        [str(python or sys.executable), "-m", "harness", *args],
         cwd=ROOT,
         env=cli_env(**env),
         capture_output=True,

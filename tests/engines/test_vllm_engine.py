@@ -38,6 +38,8 @@ MODEL = ["model=tiny", "model.engine=vllm", "model.max_model_len=512"]
 # of the time on a CPU (the in-process engine above covers compiled execution).
 EAGER = [*MODEL, "model.enforce_eager=true"]
 RUN = ["mas=single", "benchmark=math500", "run.progress=false", "tracking.wandb.mode=disabled"]
+SMOLLM2 = ["model=smollm2-135m", "model.engine=vllm", "model.enforce_eager=true"]
+PAPER = ["temperature=0.7", "top_p=0.95"]  # the paper's sampling
 
 
 @pytest.fixture(scope="module")
@@ -256,14 +258,24 @@ def _cmd(p) -> str:
 
 
 def test_cli_sweep_of_two_points_loads_once_and_shuts_down_once(tmp_path, data_dir):
-    # The points run at once on the process's loop (the harness launcher), sharing the engine.
+    # SmolLM2 (a trained model, so real chat text and long ceo prompts) at the paper's sampling,
+    # mas=single and a small mas=ceo: the two points run at once on the process's loop (the
+    # harness launcher), share one engine, and keep their per-call seeds (chunked prefill is off
+    # on a CPU; with it on, the first seeded prefill split across steps killed the worker).
     w = Watch(
         [
             "-m",
-            *EAGER,
-            *RUN,
+            *SMOLLM2,
+            "mas=single,ceo",
+            "agents=2",
+            "turns=1",
+            "critic_rounds=1",
+            "benchmark=math500",
+            "run.progress=false",
+            "tracking.wandb.mode=disabled",
+            *PAPER,
             "limit=2",
-            "tokens=16,24",
+            "tokens=48",
             "hydra.launcher.concurrency=2",
             f"hydra.sweep.dir={tmp_path}",
         ]
@@ -272,8 +284,15 @@ def test_cli_sweep_of_two_points_loads_once_and_shuts_down_once(tmp_path, data_d
     assert code == 0, w.output[-3000:]
     assert w.output.count("vLLM loaded") == 1, w.output[-3000:]
     assert w.output.count("vLLM shut down") == 1, w.output[-3000:]
-    summaries = [json.loads(p.read_text()) for p in tmp_path.rglob("summary.json")]
-    assert sorted(s["tokens"] for s in summaries) == [16, 24]
+    runs = {json.loads(p.read_text())["mas"]: p.parent for p in tmp_path.rglob("summary.json")}
+    assert sorted(runs) == ["ceo", "single"]
+    for mas, run_dir in runs.items():
+        s = json.loads((run_dir / "summary.json").read_text())
+        print(f"SmolLM2 on vLLM, {mas}, paper sampling: n={s['n']} calls={s['calls']} "
+              f"completion_tokens={s['completion_tokens']} wall_s={s['wall_s']}")  # fmt: skip
+        assert s["n"] == 2 and s["complete"] and s["per_call_seeds"] is True, s
+        calls = [c for t in read_jsonl(run_dir / "transcripts.jsonl") for c in t["calls"]]
+        assert calls and all(c["temperature"] == 0.7 and c["seed"] is not None for c in calls)
     assert w.pids and not w.left_running()
 
 

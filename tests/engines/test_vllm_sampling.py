@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import ROOT, cli_env, read_jsonl, run_cli
+from tests.conftest import ROOT, cli_env, missing_part, read_jsonl, run_cli
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -155,9 +155,19 @@ def server(tmp_path_factory):
     srv.stop()
 
 
+def _core_python() -> Path:
+    """The core .venv's interpreter, which has no vLLM: talking to a server must not need it."""
+    py = ROOT / ".venv" / "bin" / "python"
+    if not py.exists():
+        missing_part(f"the core venv is not built ({py}; make setup)")
+    no_vllm = subprocess.run([py, "-c", "import vllm"], capture_output=True, timeout=120)
+    assert no_vllm.returncode != 0, f"{py} imports vllm: the core venv must not need it"
+    return py
+
+
 def test_paper_sampling_over_vllms_server_every_problem_recorded(server, tmp_path, data_dir):
-    # model=openai with its default sampling parameters: seeds are not sent to a vLLM server
-    # (model.seeds=auto), which is what kept its CPU engine alive.
+    # model=openai from the core venv, with its default sampling parameters: seeds are not sent
+    # to a vLLM server (model.seeds=auto), which is what kept its CPU engine alive.
     run_dir = tmp_path / "run"
     proc = run_cli(
         "model=openai",
@@ -169,6 +179,7 @@ def test_paper_sampling_over_vllms_server_every_problem_recorded(server, tmp_pat
         *PAPER,
         f"hydra.run.dir={run_dir}",
         timeout=900,
+        python=_core_python(),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     s = _summary(run_dir)
