@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CACHE, read_jsonl, run_cli
+from harness.engines.model_builds import resolve_model_path
+from harness.settings import compose
+from tests.conftest import read_jsonl, run_cli
 
 
 def _summaries(root: Path) -> list[dict]:
@@ -19,12 +21,8 @@ def _summaries(root: Path) -> list[dict]:
 def test_sweeping_keys_outside_the_run_name_gives_separate_complete_runs(tmp_path, data_dir):
     """`-m temperature=0,0.7` used to fail on its second point; two checkpoints swept by
     `model.path` used to share one run."""
-    # a second "checkpoint": a copy of the tiny model's folder
-    r = run_cli(
-        "model=tiny", "mas=single", "limit=1", "tokens=4", f"hydra.run.dir={tmp_path / 'warm'}"
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    built = next((CACHE / "models").glob("tiny-v*"))
+    # a second "checkpoint": a copy of the tiny model's folder (built here on first use)
+    built = Path(resolve_model_path(compose(["model=tiny"]).model))
     ckpt_a, ckpt_b = tmp_path / "ckpt-a", tmp_path / "ckpt-b"
     shutil.copytree(built, ckpt_a)
     shutil.copytree(built, ckpt_b)
