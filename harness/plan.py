@@ -82,10 +82,11 @@ def calls_per_episode(cfg: DictConfig, knobs: Knobs, domain: str) -> tuple[int, 
 
 def plan_point(cfg: DictConfig, run_dir: str, label: str) -> PointPlan:
     from tasks import get_task
+    from tasks.settings import benchmark_settings
 
     knobs = Knobs.from_cfg(cfg)
     try:
-        task = get_task(cfg.benchmark)
+        task = get_task(benchmark_settings(cfg.benchmark))
         n = len(task.load())
         domain = task.domain
     except Exception:  # noqa: BLE001 - the point itself reports a bad benchmark in one line

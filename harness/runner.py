@@ -357,7 +357,7 @@ async def _bench(prep: Prepared, session: Session) -> AsyncIterator[Bench]:
         critic_rounds=knobs.critic_rounds,
         sandbox_factory=ctx.sandbox,
     )
-    judge = Judge.from_config(settings.scoring, problems)
+    judge = Judge.from_settings(settings.judge_model, settings.scoring, problems)
     try:
         t = time.perf_counter()
         await engine.start()

@@ -44,15 +44,15 @@ async def grade_run(run_dir: Path) -> int:
     """Grade the answers of every episode of ``run_dir`` that has none; returns how many."""
     from omegaconf import OmegaConf
 
-    from harness.sandbox.config import SandboxConfig
-    from harness.scoring.context import ScoringContext, ScoringSettings
+    from harness.run_settings import saved_run_settings
+    from harness.scoring.context import ScoringContext
     from tasks import get_task
 
-    cfg = OmegaConf.load(run_dir / "config.yaml")
-    task = get_task(cfg.benchmark)
+    benchmark, scoring, sandbox = saved_run_settings(OmegaConf.load(run_dir / "config.yaml"))
+    task = get_task(benchmark)
     problems = {p.id: p for p in task.load()}
     results = results_by_key(run_dir)
-    ctx = ScoringContext(ScoringSettings.from_any(cfg.scoring), SandboxConfig.from_any(cfg.sandbox))
+    ctx = ScoringContext(scoring, sandbox)
     lines: list[dict[str, Any]] = []
     graded = 0
     try:

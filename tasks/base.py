@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import ConfigError, DataError
+from harness.errors import DataError
 from harness.problem import DOMAINS, Problem, Score  # noqa: F401
 from harness.scoring.context import ScoringContext
-from harness.settings import from_node, to_plain
-
-BENCHMARK_CONF = Path(__file__).resolve().parents[1] / "conf" / "benchmark"
 
 
 @dataclass
@@ -29,26 +26,11 @@ class BenchmarkSettings:
     data_files: str | None  # a local JSONL in the source's schema
 
 
-def load_settings(cls: type, cfg: Any, yaml_name: str) -> Any:
-    """``cls`` from a config node; a partial mapping (tests, scripts) is laid over
-    ``conf/benchmark/<yaml_name>.yaml``, which holds every default."""
-    if isinstance(cfg, cls):
-        return cfg
-    from omegaconf import OmegaConf
-
-    path = BENCHMARK_CONF / f"{yaml_name}.yaml"
-    node = OmegaConf.create({"benchmark": OmegaConf.load(path) if path.exists() else {}})
-    given = to_plain(cfg) if cfg is not None else {}
-    if not isinstance(given, dict):
-        raise ConfigError(f"benchmark config must be a mapping, got {type(cfg)!r}")
-    node = OmegaConf.merge(node, OmegaConf.create({"benchmark": given}))
-    return from_node(cls, node.benchmark, "benchmark")
-
-
 class Task:
     """Subclasses set ``name``, ``domain``, ``hf_path``/``local_file`` and implement two methods.
 
-    ``self.settings`` holds the typed ``benchmark:`` config (``settings_cls``)."""
+    ``self.settings`` holds the typed ``benchmark:`` config (``settings_cls``), read from the
+    composed config once by :func:`tasks.settings.benchmark_settings`."""
 
     name: str = ""
     domain: str = "math"
@@ -58,11 +40,13 @@ class Task:
     local_file: str = ""  # file name inside HARNESS_DATA_DIR
     settings_cls: ClassVar[type] = BenchmarkSettings
 
-    def __init__(self, cfg: Any = None) -> None:
-        self.settings = load_settings(self.settings_cls, cfg, self.yaml_name())
-
-    def yaml_name(self) -> str:
-        return self.name
+    def __init__(self, settings: BenchmarkSettings) -> None:
+        if not isinstance(settings, self.settings_cls):
+            raise TypeError(
+                f"{type(self).__name__} takes a {self.settings_cls.__name__} "
+                f"(tasks.settings.benchmark_settings), got {type(settings).__name__}"
+            )
+        self.settings: Any = settings
 
     # -- to implement ------------------------------------------------------------------------
     def to_problem(self, record: dict[str, Any], index: int) -> Problem:

@@ -28,18 +28,15 @@ class LmEvalTask(Task):
     domain = "text"
     settings_cls = LmEvalSettings
 
-    def __init__(self, cfg: Any, task_name: str) -> None:
-        self.task_name = task_name
-        self.name = f"lm_eval:{task_name}"
-        super().__init__(cfg)
+    def __init__(self, settings: LmEvalSettings) -> None:
+        super().__init__(settings)
+        self.name = settings.task  # lm_eval:<task>
+        self.task_name = settings.task.partition(":")[2]
         if self.settings.domain not in DOMAINS:
             raise ConfigError(
                 f"benchmark.domain={self.settings.domain!r}; accepted: {', '.join(DOMAINS)}"
             )
         self._task: Any = None
-
-    def yaml_name(self) -> str:
-        return "lm_eval"
 
     def lm_task(self) -> Any:
         if self._task is not None:

@@ -1,6 +1,6 @@
 """Sandboxed execution of untrusted Python programs (used by the executor role and code scorers).
 
-    sandbox = Sandbox.from_config(cfg.sandbox)
+    sandbox = Sandbox(settings.sandbox)                       # a SandboxConfig (RunSettings)
     result = await sandbox.run(program)                            # any program
     result = await sandbox.run(solution, tests=hidden_tests,       # grading mode
                                cpu_s=cpu, timeout_s=wall)

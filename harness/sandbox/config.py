@@ -1,19 +1,18 @@
 """Sandbox settings: the keys of conf/sandbox/default.yaml, typed. The YAML holds every default;
-a partial mapping (a test's ``{"workers": 1}``) is laid over it."""
+:func:`sandbox_config` reads the composed ``sandbox:`` node once, where RunSettings is built, and
+the sandbox gets this object, never the raw config."""
 
 from __future__ import annotations
 
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.settings import from_node, to_plain
+from harness.settings import from_node
 
 MECHANISMS = ("auto", "bwrap", "fallback")
-DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "conf" / "sandbox" / "default.yaml"
 
 
 @dataclass
@@ -40,22 +39,9 @@ class SandboxConfig:
     hide_paths: list[str]
     env: dict[str, str]
 
-    @classmethod
-    def from_any(cls, cfg: Any = None) -> SandboxConfig:
-        """A SandboxConfig, or a config node / mapping (possibly partial) over the YAML defaults."""
-        if isinstance(cfg, cls):
-            return cfg
-        from omegaconf import OmegaConf
-
-        node = OmegaConf.load(DEFAULTS_FILE)
-        if cfg is not None:
-            given = to_plain(cfg)
-            if not isinstance(given, dict):
-                raise ConfigError(f"sandbox config must be a mapping, got {type(cfg)!r}")
-            node = OmegaConf.merge(node, OmegaConf.create(given))
-        conf = from_node(cls, node, "sandbox")
-        conf.validate()
-        return conf
+    def __post_init__(self) -> None:
+        # here, so settings changed with dataclasses.replace are checked too
+        self.validate()
 
     def validate(self) -> None:
         if self.mechanism not in MECHANISMS:
@@ -98,3 +84,8 @@ class SandboxConfig:
             "tmpfs_mb": self.tmpfs_mb,
             "output_bytes": self.output_bytes,
         }
+
+
+def sandbox_config(node: Any) -> SandboxConfig:
+    """The composed ``sandbox:`` node as a SandboxConfig (a ConfigError naming a bad key)."""
+    return from_node(SandboxConfig, node, "sandbox")

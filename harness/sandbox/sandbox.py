@@ -125,8 +125,10 @@ class Sandbox:
     waiting calls fail with a ``sandbox_error`` result: nothing waits forever.
     """
 
-    def __init__(self, config: Any = None) -> None:
-        self.config = SandboxConfig.from_any(config)
+    def __init__(self, config: SandboxConfig) -> None:
+        if not isinstance(config, SandboxConfig):
+            raise TypeError(f"Sandbox takes a SandboxConfig, got {type(config).__name__}")
+        self.config = config
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._idle: list[_Worker] = []
@@ -140,10 +142,6 @@ class Sandbox:
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
         _LIVE.add(self)
-
-    @classmethod
-    def from_config(cls, cfg: Any = None) -> Sandbox:
-        return cls(cfg)
 
     # ------------------------------------------------------------------ mechanism
     @property

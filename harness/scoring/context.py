@@ -1,64 +1,30 @@
 """Shared, expensive scoring resources of one run: the check pool, the sandbox, and the
-measured reference times that set code time limits; and the typed ``scoring:`` settings."""
+measured reference times that set code time limits."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from harness.errors import ConfigError
 from harness.sandbox.config import SandboxConfig
 from harness.scoring.limits import CodeLimits, ReferenceTimes, reference_key
-from harness.settings import from_node, to_plain
+from harness.scoring.settings import ScoringSettings
 
-CONFIG_FILE = Path(__file__).resolve().parents[2] / "conf" / "config.yaml"
-
-
-@dataclass
-class ScoringSettings:
-    """The ``scoring:`` block of conf/config.yaml (which holds every default)."""
-
-    workers: int  # processes that run math-verify checks
-    timeout_s: float  # CPU seconds one check may use (its own running time, not its queue wait)
-    wall_factor: float  # a check blocked without computing is stopped after this x timeout_s
-    start_timeout_s: float  # a new check worker's start-up (imports), counted against no check
-    reference_times: str | None  # cache of reference CPU times for code limits (None: memory)
-    judge: str | None  # a model config name: an LLM judge's verdict beside the symbolic score
-    judge_tokens: int
-    # grade every intermediate answer (proposals, revisions, round finals): harness.trajectory
-    trajectory: bool
-
-    @classmethod
-    def from_any(cls, cfg: Any = None) -> ScoringSettings:
-        """A ScoringSettings, or a config node / mapping (possibly partial) over the YAML."""
-        if isinstance(cfg, cls):
-            return cfg
-        from omegaconf import OmegaConf
-
-        node = OmegaConf.load(CONFIG_FILE).scoring
-        if cfg is not None:
-            given = to_plain(cfg)
-            if not isinstance(given, dict):
-                raise ConfigError(f"scoring config must be a mapping, got {type(cfg)!r}")
-            node = OmegaConf.merge(node, OmegaConf.create(given))
-        settings = from_node(cls, node, "scoring")
-        if settings.workers < 1 or settings.timeout_s <= 0 or settings.wall_factor < 1:
-            raise ConfigError(
-                "scoring.workers must be >= 1, scoring.timeout_s > 0 and scoring.wall_factor >= 1"
-            )
-        return settings
+__all__ = ["ScoringContext", "ScoringSettings"]
 
 
 class ScoringContext:
     """Shared, expensive scoring resources (process pool, sandbox), created once per run and
     closed at its end (``close()`` kills every worker, so nothing leaks into the next point of
-    a sweep)."""
+    a sweep). Takes the run's typed settings (RunSettings.scoring and .sandbox)."""
 
-    def __init__(self, cfg: Any = None, sandbox_cfg: Any = None) -> None:
-        self.settings = ScoringSettings.from_any(cfg)
-        self.sandbox_settings = SandboxConfig.from_any(sandbox_cfg)
+    def __init__(self, settings: ScoringSettings, sandbox_cfg: SandboxConfig) -> None:
+        if not isinstance(settings, ScoringSettings) or not isinstance(sandbox_cfg, SandboxConfig):
+            raise TypeError(
+                "ScoringContext takes ScoringSettings and SandboxConfig (RunSettings.scoring, "
+                f".sandbox), got {type(settings).__name__} and {type(sandbox_cfg).__name__}"
+            )
+        self.settings = settings
+        self.sandbox_settings = sandbox_cfg
         self.reference_times = ReferenceTimes(self.settings.reference_times)
         self._pool = None
         self._sandbox = None

@@ -8,17 +8,13 @@ The original harness graded math with an LLM judge only. Here the symbolic score
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from harness.engines.base import Engine, Request, SamplingParams
-from harness.errors import ConfigError
 from harness.problem import Problem
+from harness.scoring.settings import ScoringSettings
 from harness.text import split_thinking
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 #: domains with a reference answer a judge can compare against
 JUDGED_DOMAINS = ("math", "mc")
 _VERDICT = re.compile(r"judge?ment\W*(correct|incorrect|yes|no|1|0)\b", re.I)
@@ -41,16 +37,6 @@ or
 Judgement: incorrect"""
 
 
-def load_model_cfg(name: str) -> Any:
-    path = CONF_DIR / "model" / f"{name}.yaml"
-    if not path.exists():
-        names = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
-        raise ConfigError(
-            f"scoring.judge={name!r} is not a model config (accepted: {', '.join(names)})"
-        )
-    return OmegaConf.load(path)
-
-
 def parse_verdict(text: str) -> bool | None:
     m = _VERDICT.search(split_thinking(text)[1])
     if not m:
@@ -64,18 +50,16 @@ class Judge:
         self.max_tokens = max_tokens
 
     @classmethod
-    def from_config(cls, scoring_cfg: Any, problems: list[Problem]) -> Judge | None:
-        """The judge named by ``scoring.judge`` (None when unset); ``scoring_cfg`` is a
-        ScoringSettings or the ``scoring:`` node."""
-        from harness.scoring.context import ScoringSettings
-
-        settings = ScoringSettings.from_any(scoring_cfg)
-        if not settings.judge:
+    def from_settings(
+        cls, model: Any, scoring: ScoringSettings, problems: list[Problem]
+    ) -> Judge | None:
+        """The judge whose model settings ``model`` are (RunSettings.judge_model: the model
+        config ``scoring.judge`` names, None when unset), answering in ``judge_tokens``."""
+        if model is None:
             return None
         from harness.engines import build_engine
 
-        model_cfg = load_model_cfg(settings.judge)
-        return cls(build_engine(model_cfg, problems), settings.judge_tokens)
+        return cls(build_engine(model, problems), scoring.judge_tokens)
 
     async def start(self) -> None:
         await self.engine.start()

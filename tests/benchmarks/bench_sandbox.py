@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from harness.sandbox import Sandbox  # noqa: E402
+from tests.settings_helper import sandbox_config  # noqa: E402
 
 TIMEOUT_S = 20.0
 
@@ -140,8 +141,7 @@ def main() -> None:
             f"{plain_pass}/{len(mbpp)} passed"
         )
 
-    cfg = {"workers": args.workers} if args.workers else None
-    sandbox = Sandbox.from_config(cfg)
+    sandbox = Sandbox(sandbox_config(**({"workers": args.workers} if args.workers else {})))
     try:
         start = time.monotonic()
         sandbox.start()

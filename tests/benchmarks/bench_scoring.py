@@ -17,15 +17,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import time
 from pathlib import Path
 
-from harness.scoring.context import ScoringContext
-from harness.scoring.extract import last_boxed
-from harness.scoring.math_equiv import _worker
-from tasks import get_task
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
 
-DATA = Path(__file__).parents[2].parent / "shared" / "benchmarks"
+from harness.scoring.extract import last_boxed  # noqa: E402
+from harness.scoring.math_equiv import _worker  # noqa: E402
+from tests.settings_helper import scoring_context, task_for  # noqa: E402
+
+DATA = REPO.parent / "shared" / "benchmarks"
 
 
 def perturb(answer: str) -> str:
@@ -35,9 +38,9 @@ def perturb(answer: str) -> str:
 
 async def main(workers: int, timeout_s: float) -> None:
     os.environ.setdefault("HARNESS_DATA_DIR", str(DATA))
-    task = get_task({"name": "math500", "task": "math500"})
+    task = task_for("math500")
     problems = task.load()
-    ctx = ScoringContext({"workers": workers, "timeout_s": timeout_s})
+    ctx = scoring_context(workers=workers, timeout_s=timeout_s)
     try:
         t0 = time.perf_counter()
         await task.score(problems[0], "\\boxed{\\frac{1}{7}}", ctx)  # start the pool workers

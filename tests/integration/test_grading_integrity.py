@@ -17,8 +17,7 @@ from harness.problem import Problem
 from harness.sandbox import Sandbox
 from harness.sandbox.grading import Checker, Opaque, compile_tests, plain
 from harness.scoring.context import ScoringContext
-from tasks.humaneval import HumanEval
-from tasks.mbpp import MbppSanitized
+from tests.settings_helper import sandbox_config, scoring_settings, task_for
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = "assert double(2) == 4\nassert double(5) == 10\n"
@@ -27,7 +26,7 @@ GOOD = "def double(x):\n    return 2 * x\n"
 
 @pytest.fixture(scope="module")
 def sandbox():
-    sb = Sandbox.from_config({"workers": 2, "timeout_s": 10})
+    sb = Sandbox(sandbox_config(workers=2, timeout_s=10))
     yield sb
     sb.close()
 
@@ -209,13 +208,13 @@ def test_a_program_finds_no_data_runs_caches_or_checkout(sandbox, tmp_path, monk
 
 
 def test_mbpp_and_humaneval_scoring_reject_the_tricks(tmp_path):
-    mbpp = MbppSanitized({"task": "mbpp_sanitized", "split": "all"})
+    mbpp = task_for("mbpp_sanitized", split="all")
     mp = Problem(
         "1", "p", "code", {"tests": ["assert double(2) == 4", "assert double(3) == 6"],
                            "imports": []},
         f"```python\n{GOOD}```", entry_point="double",
     )  # fmt: skip
-    he = HumanEval({"task": "humaneval"})
+    he = task_for("humaneval")
     hp = he.to_problem(
         {"task_id": "T/0", "prompt": "def double(x):\n    \"\"\"2x\"\"\"\n",
          "entry_point": "double", "canonical_solution": "    return 2 * x\n",
@@ -229,7 +228,10 @@ def test_mbpp_and_humaneval_scoring_reject_the_tricks(tmp_path):
     }
 
     async def go():
-        ctx = ScoringContext({"reference_times": str(tmp_path / "times.json")}, {"workers": 2})
+        ctx = ScoringContext(
+            scoring_settings(reference_times=str(tmp_path / "times.json")),
+            sandbox_config(workers=2),
+        )
         try:
             out = {}
             for name, (task, problem) in {"mbpp": (mbpp, mp), "humaneval": (he, hp)}.items():

@@ -14,7 +14,7 @@ import pytest
 
 from harness.problem import Problem, Score
 from harness.scoring.context import ScoringContext
-from tasks import get_task
+from tests.settings_helper import scoring_context, task_for
 
 DATA_DIR = Path(
     os.environ.get("HARNESS_DATA_DIR") or Path(__file__).parents[2].parent / "shared/benchmarks"
@@ -49,11 +49,11 @@ async def _score_all(task, problems: list[Problem], ctx: ScoringContext) -> list
 def test_oracle_scores_100_percent(data_dir: Path, name, overrides, file, fixture, count) -> None:
     full = (data_dir / file).exists()
     data_files = None if full else str(FIXTURES / fixture)
-    task = get_task({"name": name, "task": name, "data_files": data_files, **overrides})
+    task = task_for(name, data_files=data_files, **overrides)
     problems = task.load()
     if full and count is not None:
         assert len(problems) == count
-    ctx = ScoringContext({"workers": 2, "timeout_s": 5})
+    ctx = scoring_context(workers=2, timeout_s=5)
     start = time.perf_counter()
     try:
         scores = asyncio.run(_score_all(task, problems, ctx))

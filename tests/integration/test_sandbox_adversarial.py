@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.sandbox import Sandbox
+from tests.settings_helper import sandbox_config
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 2.0  # for programs meant to hit the limit
@@ -77,7 +78,7 @@ def sandbox(host_dirs):
     saved = {k: os.environ.get(k) for k in [*SECRETS, "HOME"]}
     os.environ.update(SECRETS)
     os.environ["HOME"] = str(host_dirs["home"])
-    sb = Sandbox.from_config({"timeout_s": ROOMY, "workers": 2, "output_bytes": 4096})
+    sb = Sandbox(sandbox_config(timeout_s=ROOMY, workers=2, output_bytes=4096))
     sb.start()
     yield sb
     sb.close()
@@ -307,7 +308,7 @@ def test_stdin_and_exit_codes(sandbox):
 
 def test_cpu_limit():
     # a wall limit far above the CPU limit: only the CPU limit can end the loop before it
-    with Sandbox.from_config({"cpu_s": 1, "timeout_s": HANG, "workers": 1}) as sb:
+    with Sandbox(sandbox_config(cpu_s=1, timeout_s=HANG, workers=1)) as sb:
         res = sb.run_sync("while True:\n    pass\n")
     assert res.verdict == "timeout" and "cpu time" in res.detail, res.detail
     assert res.wall_s < HANG, res.wall_s  # ended before the wall limit (which says "wall time")
@@ -325,7 +326,7 @@ def test_concurrent_runs(sandbox):
 
 
 def test_fallback_reports_missing_protections(caplog):
-    fallback = Sandbox.from_config({"mechanism": "fallback", "workers": 1})
+    fallback = Sandbox(sandbox_config(mechanism="fallback", workers=1))
     with caplog.at_level(logging.WARNING, logger="harness.sandbox"), fallback as sb:
         assert sb.mechanism == "fallback"
         assert "readonly_fs" in sb.missing_protections
@@ -348,7 +349,7 @@ def test_a_worker_that_cannot_be_restarted_fails_the_waiting_calls():
     import dataclasses
     import signal
 
-    with Sandbox.from_config({"workers": 1, "timeout_s": 5}) as sb:
+    with Sandbox(sandbox_config(workers=1, timeout_s=5)) as sb:
         assert sb.run_sync("print(1)").passed
         # From now on a worker cannot start (its interpreter is gone), and the live one dies.
         sb._spec = dataclasses.replace(sb._spec, argv=["/nonexistent/python"])
@@ -594,7 +595,7 @@ KEYS_LOOK = KEYS + "found = [find(SESSION), find(USER)]\nprint(found)\nassert fo
 
 
 def test_sysv_ipc_objects_do_not_carry_over_between_programs():
-    with Sandbox.from_config({"workers": 1, "timeout_s": ROOMY}) as sb:
+    with Sandbox(sandbox_config(workers=1, timeout_s=ROOMY)) as sb:
         planted = run(sb, SYSV_PLANT)
         assert planted.passed, planted.detail
         looked = run(sb, SYSV_LOOK)
@@ -605,9 +606,10 @@ KEYS_HARNESS = (
     KEYS
     + "import json, sys\n"
     + "from harness.sandbox import Sandbox\n"
+    + "from tests.settings_helper import sandbox_config\n"
     # the harness inside a session keyring of its own, as in a login session or a container
     + "assert libc.syscall(KEYCTL, 1, b'sbx-harness-session') >= 0\n"
-    + "with Sandbox.from_config({'workers': 1, 'timeout_s': 30}) as sb:\n"
+    + "with Sandbox(sandbox_config(workers=1, timeout_s=30)) as sb:\n"
     + "    out = [sb.run_sync(p) for p in (sys.argv[1], sys.argv[2])]\n"
     + "print(json.dumps([[r.verdict, r.stdout, r.detail] for r in out]))\n"
 )
@@ -648,7 +650,7 @@ def test_a_forked_memory_hog_is_bounded_as_a_whole():
         "for pid in kids:\n"
         "    os.waitpid(pid, 0)\n"
     )
-    with Sandbox.from_config({"workers": 1, "memory_mb": 256, "timeout_s": ROOMY}) as sb:
+    with Sandbox(sandbox_config(workers=1, memory_mb=256, timeout_s=ROOMY)) as sb:
         res = run(sb, hog)
     assert res.verdict == "memory", (res.verdict, res.detail)
     assert "256 MB" in (res.detail or "")

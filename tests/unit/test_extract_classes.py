@@ -9,7 +9,6 @@ import asyncio
 import pytest
 
 from harness.problem import Score
-from harness.scoring.context import ScoringContext
 from harness.scoring.extract import (
     EMPTY,
     NO_ANCHOR,
@@ -21,6 +20,7 @@ from harness.scoring.extract import (
 )
 from harness.scoring.math_equiv import is_equivalent
 from harness.scoring.scorers import score_letter
+from tests.settings_helper import scoring_context
 
 CHOICES = ["2-methylbutane", "butane", "ethane", "2-methylpropane"]
 
@@ -230,10 +230,11 @@ def test_no_answer_cause_reaches_row_summary_viewer_and_report() -> None:
     from harness.report.entries import make_entries
     from harness.report.points import Point
     from harness.report.render import dataframe, markdown
+    from harness.rows import ResultRow
     from harness.summary import no_answer_causes
     from harness.view.records import NO_ANSWER, NO_ANSWER_CAUSES, failure
 
-    ctx = ScoringContext({"workers": 1})
+    ctx = scoring_context(workers=1)
     try:
         hedge = asyncio.run(score_letter("ANSWER: B, D", "B"))
     finally:
@@ -242,11 +243,14 @@ def test_no_answer_cause_reaches_row_summary_viewer_and_report() -> None:
     assert no_answer_cause(Score(False, None, "scoring error: boom")) == "scoring_error"
     assert no_answer_cause(Score(True, "B")) is None
     rows = [
-        {"id": "1", "correct": False, "answer": None, "no_answer_cause": SEVERAL},
-        {"id": "2", "correct": False, "answer": None, "no_answer_cause": NO_ANCHOR},
-        {"id": "3", "correct": False, "answer": None, "no_answer_cause": SEVERAL},
-        {"id": "4", "correct": True, "answer": "B", "no_answer_cause": None},
-        {"id": "5", "correct": False, "answer": None},  # written before causes were recorded
+        ResultRow.from_json(r)
+        for r in (
+            {"id": "1", "correct": False, "answer": None, "no_answer_cause": SEVERAL},
+            {"id": "2", "correct": False, "answer": None, "no_answer_cause": NO_ANCHOR},
+            {"id": "3", "correct": False, "answer": None, "no_answer_cause": SEVERAL},
+            {"id": "4", "correct": True, "answer": "B", "no_answer_cause": None},
+            {"id": "5", "correct": False, "answer": None},  # from before causes were recorded
+        )
     ]
     assert no_answer_causes(rows) == {NO_ANCHOR: 1, SEVERAL: 2, "unknown": 1}
     assert failure(rows[0], None) == NO_ANSWER_CAUSES[SEVERAL]

@@ -10,9 +10,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from harness.scoring.context import ScoringContext
 from harness.scoring.extract import extract_math
 from harness.scoring.math_equiv import math_equal
+from tests.settings_helper import scoring_context
 
 CASES = Path(__file__).parents[1] / "fixtures" / "external" / "math_grading_cases.jsonl"
 # Measured when the fixture was vendored; a lower score is a regression.
@@ -24,7 +24,7 @@ def answer_of(text: str) -> str | None:
 
 
 async def verdicts(cases: list[dict]) -> list[bool]:
-    ctx = ScoringContext({"workers": 2})
+    ctx = scoring_context(workers=2)
     try:
 
         async def one(case: dict) -> bool:

@@ -602,8 +602,9 @@ def test_executor_reports_a_solution_that_exits_before_its_tests(data_dir) -> No
     """In the real sandbox: a solution that ends its process with status 0 before the executor's
     tests ran is not reported to the evaluator as passing."""
     from harness.sandbox import Sandbox
+    from tests.settings_helper import sandbox_config
 
-    sandbox = Sandbox.from_config(compose().sandbox)
+    sandbox = Sandbox(sandbox_config())
     try:
         quitter = "```python\nimport sys\n\ndef add(a, b):\n    return a - b\n\nsys.exit(0)\n```"
         honest = "```python\ndef add(a, b):\n    return a + b\n```"

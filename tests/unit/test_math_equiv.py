@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from harness.scoring.context import ScoringContext
 from harness.scoring.extract import all_boxed, extract_math, last_boxed, strip_thinking
 from harness.scoring.math_equiv import is_equivalent, math_equal
+from tests.settings_helper import scoring_context
 
 EQUIVALENT = [
     # fractions vs decimals, \dfrac, shorthand
@@ -113,7 +113,7 @@ def test_thinking_is_not_graded() -> None:
 
 def test_math_equal_runs_in_the_process_pool() -> None:
     async def go() -> list[tuple[bool, str]]:
-        ctx = ScoringContext({"workers": 1, "timeout_s": 5})
+        ctx = scoring_context(workers=1, timeout_s=5)
         try:
             return await asyncio.gather(
                 math_equal("0.5", "\\frac{1}{2}", ctx),
@@ -132,7 +132,7 @@ def test_a_dead_scoring_worker_does_not_turn_later_answers_wrong() -> None:
     import os
     import signal
 
-    ctx = ScoringContext({"workers": 1})
+    ctx = scoring_context(workers=1)
     try:
         assert asyncio.run(math_equal("1/2", "0.5", ctx))[0]
         for pid in ctx.pool().worker_pids():  # an OOM kill, say
@@ -145,7 +145,7 @@ def test_a_dead_scoring_worker_does_not_turn_later_answers_wrong() -> None:
 
 HUNG_CHECKS = r"""
 import asyncio, json, sys, time
-from harness.scoring.context import ScoringContext
+from tests.settings_helper import scoring_context
 from harness.scoring.math_equiv import math_equal
 from harness.scoring.pool import CheckTimeout
 
@@ -155,7 +155,7 @@ PAIRS = [("0.5", "\\frac{1}{2}"), ("2\\sqrt{2}", "\\sqrt{8}"), ("[2, 5)", "[2,5)
 async def main():
     # the blocked check ends at wall_factor x timeout_s = 8 s; a real check needs milliseconds
     # of CPU, so even a starved one stays far inside that
-    ctx = ScoringContext({"workers": 2, "timeout_s": float(sys.argv[1]), "wall_factor": 4})
+    ctx = scoring_context(workers=2, timeout_s=float(sys.argv[1]), wall_factor=4)
     pool = ctx.pool()
     # Two checks that never end (one computes forever, one blocks), queued first.
     hung = [pool.call(eval, "sum(1 for _ in iter(int, 1))"), pool.call(time.sleep, 3600)]
@@ -212,7 +212,7 @@ def test_closing_the_context_ends_its_workers() -> None:
 
     pids = []
     for _ in range(2):  # two points of a sweep
-        ctx = ScoringContext({"workers": 2})
+        ctx = scoring_context(workers=2)
         assert asyncio.run(math_equal("1/2", "0.5", ctx))[0]
         pids += ctx.pool().worker_pids()
         ctx.close()
@@ -224,10 +224,10 @@ def test_closing_the_context_ends_its_workers() -> None:
 
 KILLED_MID_CHECK = r"""
 import asyncio, os
-from harness.scoring.context import ScoringContext
+from tests.settings_helper import scoring_context
 
 async def main():
-    ctx = ScoringContext({"workers": 1, "timeout_s": 1000})
+    ctx = scoring_context(workers=1, timeout_s=1000)
     hung = asyncio.ensure_future(ctx.pool().call(eval, "sum(1 for _ in iter(int, 1))"))
     while not ctx.pool().worker_pids():
         await asyncio.sleep(0.1)

@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from harness.errors import ConfigError
-from harness.sandbox import SandboxConfig, launcher
+from harness.sandbox import Sandbox, SandboxConfig, launcher
+from harness.sandbox.config import sandbox_config as sandbox_config_of
 from harness.sandbox.result import classify
 from harness.settings import compose
+from tests.settings_helper import sandbox_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,17 +25,22 @@ def test_yaml_is_the_one_place_for_defaults():
     assert set(data) == fields
     # no field carries a default of its own in code
     assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(SandboxConfig))
-    assert SandboxConfig.from_any(None) == SandboxConfig.from_any(data)
-    assert SandboxConfig.from_any(compose().sandbox) == SandboxConfig.from_any(None)
+    assert sandbox_config_of(compose().sandbox) == sandbox_config_of(data) == sandbox_config()
 
 
-def test_from_any_lays_partial_mappings_over_the_yaml():
+def test_the_node_is_read_once_and_typed():
     from omegaconf import OmegaConf
 
-    assert SandboxConfig.from_any({"workers": 3}).n_workers == 3
-    cfg = SandboxConfig.from_any(OmegaConf.create({"memory_mb": 512}))
-    assert cfg.memory_mb == 512 and cfg.timeout_s == SandboxConfig.from_any(None).timeout_s
-    assert SandboxConfig.from_any(cfg) is cfg
+    node = OmegaConf.create({**yaml.safe_load((REPO / "conf/sandbox/default.yaml").read_text())})
+    node.workers = "3"
+    cfg = sandbox_config_of(node)
+    assert cfg.n_workers == 3 and cfg.timeout_s == sandbox_config().timeout_s
+    assert sandbox_config_of(cfg) is cfg
+    with pytest.raises(ConfigError, match="missing key sandbox.memory_mb"):
+        sandbox_config_of({k: v for k, v in node.items() if k != "memory_mb"})
+    # the sandbox takes the typed settings only
+    with pytest.raises(TypeError, match="SandboxConfig"):
+        Sandbox({"workers": 1})
 
 
 @pytest.mark.parametrize(
@@ -43,14 +50,12 @@ def test_from_any_lays_partial_mappings_over_the_yaml():
 )  # fmt: skip
 def test_bad_config_is_a_one_line_config_error(bad):
     with pytest.raises(ConfigError) as err:
-        SandboxConfig.from_any(bad)
+        sandbox_config_of({**dataclasses.asdict(sandbox_config()), **bad})
     assert "\n" not in str(err.value) and "sandbox." in str(err.value)
 
 
 def test_graded_limits_follow_the_reference_cpu_time():
-    cfg = SandboxConfig.from_any(
-        {"cpu_factor": 4.0, "cpu_floor_s": 2.0, "wall_factor": 5.0, "reference_cpu_s": 100}
-    )
+    cfg = sandbox_config(cpu_factor=4.0, cpu_floor_s=2.0, wall_factor=5.0, reference_cpu_s=100)
     assert cfg.graded_limits(0.01) == (2.0, 10.0)  # the floor
     assert cfg.graded_limits(5.0) == (20.0, 100.0)  # MBPP/123's reference needs ~5 s of CPU
     assert cfg.reference_limits() == (100, 500)
@@ -64,7 +69,7 @@ def _raw(status: int, **kw):
 
 
 def test_classify_verdicts():
-    limits = SandboxConfig.from_any(None).limits(2.0)
+    limits = sandbox_config().limits(2.0)
     res = classify(_raw(0), 2.0, limits)
     assert res.verdict == "passed" and res.cpu_s == 0.2
     assert classify(_raw(0, timed_out=True), 2.0, limits).verdict == "timeout"
@@ -79,7 +84,7 @@ def test_classify_verdicts():
 
 
 def test_exit_status_comes_only_from_inits_channel():
-    limits = SandboxConfig.from_any(None).limits(2.0)
+    limits = sandbox_config().limits(2.0)
     # A program that writes a status of its own on its report channel is not believed.
     forged = {"stdout": "", "stderr": "", "status": [], "reports": [{"status": 0}]}
     assert classify(forged, 2.0, limits).verdict == "sandbox_error"
@@ -94,7 +99,7 @@ def _graded(status: int, tests_status: int, **kw):
 
 
 def test_grading_mode_needs_the_tests_processs_completion_report():
-    limits = SandboxConfig.from_any(None).limits(2.0)
+    limits = sandbox_config().limits(2.0)
     assert classify(_graded(0, 0, completed=True, checks=3), 2.0, limits).passed
     res = classify(_graded(0, 0, completed=False), 2.0, limits)
     assert res.verdict == "failed" and "before every hidden test ran" in res.detail
@@ -110,7 +115,7 @@ def test_grading_mode_needs_the_tests_processs_completion_report():
 
 
 def test_a_memory_hog_tree_and_surrogates_are_classified():
-    limits = SandboxConfig.from_any({"memory_mb": 256}).limits(2.0)
+    limits = sandbox_config(memory_mb=256).limits(2.0)
     res = classify(_raw(-9, memory_exceeded_kb=600 * 1024), 2.0, limits)
     assert res.verdict == "memory" and "256 MB" in res.detail and "600 MB" in res.detail
     lone = "\ud800"
@@ -124,7 +129,7 @@ def test_bwrap_shows_only_the_interpreter_and_the_system(monkeypatch, tmp_path):
     data = tmp_path / "benchmarks"
     data.mkdir()
     monkeypatch.setenv("HARNESS_DATA_DIR", str(data))
-    spec = launcher.bwrap_spec(SandboxConfig.from_any(None))
+    spec = launcher.bwrap_spec(sandbox_config())
     argv = " ".join(spec.argv)
     for flag in ("--unshare-net", "--unshare-pid", "--clearenv", "--new-session"):
         assert flag in argv
@@ -147,6 +152,6 @@ def test_fallback_hides_data_caches_and_checkout(monkeypatch, tmp_path):
     (tmp_path / "cache").mkdir()
     import json
 
-    opts = json.loads(launcher.fallback_spec(SandboxConfig.from_any(None)).argv[-1])
+    opts = json.loads(launcher.fallback_spec(sandbox_config()).argv[-1])
     for path in (tmp_path / "data", tmp_path / "cache", REPO):
         assert str(path.resolve()) in opts["tmpfs"]

@@ -170,7 +170,7 @@ class StandInContext:
 
 
 def test_code_scoring_with_stand_in_sandbox(tmp_path) -> None:
-    from tasks.humaneval import HumanEval
+    from tests.settings_helper import task_for
 
     rec = {
         "task_id": "Fixture/0",
@@ -180,7 +180,7 @@ def test_code_scoring_with_stand_in_sandbox(tmp_path) -> None:
         "canonical_solution": "    return sum(xs)\n",
         "test": "\n\ndef check(candidate):\n    assert candidate([1, 2]) == 3\n",
     }
-    task = HumanEval({})
+    task = task_for("humaneval")
     p = task.to_problem(rec, 0)
     ctx = StandInContext()
     assert run(task.score(p, p.reference_response, ctx)).correct

@@ -12,14 +12,12 @@ import pytest
 from omegaconf import OmegaConf
 
 from harness.errors import ConfigError, DataError
-from harness.scoring.context import ScoringContext
-from tasks import REGISTRY, get_task
+from tasks import REGISTRY
+from tasks.mbpp import MbppSanitized
+from tasks.settings import benchmark_settings
+from tests.settings_helper import benchmark_node, scoring_context, task_for
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-
-
-def cfg(task: str, **kw) -> object:
-    return OmegaConf.create({"name": task, "task": task, "data_files": None, **kw})
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -32,20 +30,24 @@ def test_registry_names_and_unknown_task() -> None:
                 "humaneval", "scibench", "commongen_hard", "humaneval_plus", "mbpp_plus"}  # fmt: skip
     assert set(REGISTRY) == expected
     with pytest.raises(ConfigError) as err:
-        get_task(cfg("nope"))
+        benchmark_settings(benchmark_node("math500", task="nope"))
     msg = str(err.value)
     assert "\n" not in msg and "math500" in msg and "lm_eval:<task>" in msg
 
 
 def test_settings_are_typed_and_a_typo_is_a_one_line_error() -> None:
-    task = get_task(cfg("scibench", rel_tol="0.1"))
-    assert task.settings.rel_tol == 0.1
+    settings = benchmark_settings(benchmark_node("scibench", rel_tol="0.1"))
+    assert settings.rel_tol == 0.1
     with pytest.raises(ConfigError, match="benchmark.rel_toll"):
-        get_task(cfg("scibench", rel_toll=0.1))
+        benchmark_settings(benchmark_node("scibench", rel_toll=0.1))
     with pytest.raises(ConfigError, match="benchmark.shuffle_seed"):
-        get_task(cfg("gpqa_diamond", shuffle_seed="abc"))
-    # a partial mapping gets the YAML's defaults
-    assert get_task({"task": "mbpp_sanitized"}).settings.split == "test"
+        benchmark_settings(benchmark_node("gpqa_diamond", shuffle_seed="abc"))
+    with pytest.raises(ConfigError, match="missing key benchmark.split"):
+        benchmark_settings({"name": "mbpp_sanitized", "task": "mbpp_sanitized", "data_files": None})
+    # a task takes its typed settings, never a raw mapping laid over its YAML
+    assert task_for("mbpp_sanitized").settings.split == "test"
+    with pytest.raises(TypeError, match="MbppSettings"):
+        MbppSanitized({"task": "mbpp_sanitized"})
 
 
 def test_every_benchmark_yaml_names_a_known_task() -> None:
@@ -56,7 +58,7 @@ def test_every_benchmark_yaml_names_a_known_task() -> None:
 
 
 def test_math500_from_data_files_and_data_dir(tmp_path, monkeypatch) -> None:
-    task = get_task(cfg("math500", data_files=str(FIXTURES / "math500_mini.jsonl")))
+    task = task_for("math500", data_files=str(FIXTURES / "math500_mini.jsonl"))
     problems = task.load()
     assert [p.id for p in problems] == ["test/fixture/1.json", "test/fixture/2.json",
                                         "test/fixture/3.json"]  # fmt: skip
@@ -65,18 +67,18 @@ def test_math500_from_data_files_and_data_dir(tmp_path, monkeypatch) -> None:
     assert problems[1].reference_response.endswith("$\\boxed{\\dfrac{1}{2}}$.")
     (tmp_path / "math500.jsonl").write_text((FIXTURES / "math500_mini.jsonl").read_text())
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path))
-    assert len(get_task(cfg("math500")).load()) == 3
+    assert len(task_for("math500").load()) == 3
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "missing"))
     with pytest.raises(DataError):
-        get_task(cfg("math500")).load()
+        task_for("math500").load()
 
 
 def test_math_oracle_and_wrong_answers_score() -> None:
-    task = get_task(cfg("math500", data_files=str(FIXTURES / "math500_mini.jsonl")))
+    task = task_for("math500", data_files=str(FIXTURES / "math500_mini.jsonl"))
     problems = task.load()
 
     async def go():
-        ctx = ScoringContext({"workers": 1, "timeout_s": 5})
+        ctx = scoring_context(workers=1, timeout_s=5)
         try:
             good = [await task.score(p, p.reference_response, ctx) for p in problems]
             bad = await task.score(problems[0], "\\boxed{3}", ctx)
@@ -96,12 +98,12 @@ def test_aime_ids_and_integer_references(tmp_path) -> None:
         {"id": 60, "problem": "P", "solution": "so $\\boxed{25}$", "answer": "025", "url": "u"},
         {"id": 61, "problem": "Q", "solution": "no box here", "answer": "100", "url": "u"},
     ])  # fmt: skip
-    problems = get_task(cfg("aime2024", data_files=str(path))).load()
+    problems = task_for("aime2024", data_files=str(path)).load()
     assert [p.id for p in problems] == ["60", "61"] and problems[0].reference == 25
     assert problems[0].meta["oracle_source"] == "solution"
     assert problems[1].reference_response.endswith("$\\boxed{100}$.")
     path = write_jsonl(tmp_path / "b.jsonl", [{"problem_idx": 1, "problem": "P", "answer": 70}])
-    (p,) = get_task(cfg("aime2025", data_files=str(path))).load()
+    (p,) = task_for("aime2025", data_files=str(path)).load()
     assert p.id == "2025-I-1" and p.reference == 70
 
 
@@ -109,7 +111,7 @@ def test_aime_ids_and_integer_references(tmp_path) -> None:
 
 
 def gpqa(**kw):
-    return get_task(cfg("gpqa_diamond", data_files=str(FIXTURES / "gpqa_diamond.jsonl"), **kw))
+    return task_for("gpqa_diamond", data_files=str(FIXTURES / "gpqa_diamond.jsonl"), **kw)
 
 
 def test_gpqa_letters_are_even_and_stable() -> None:
@@ -158,7 +160,7 @@ def test_gpqa_csv_and_missing_token(tmp_path, monkeypatch) -> None:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    assert len(get_task(cfg("gpqa_diamond", data_files=str(path))).load()) == 4
+    assert len(task_for("gpqa_diamond", data_files=str(path)).load()) == 4
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
     monkeypatch.delenv("HARNESS_DATA_DIR", raising=False)
@@ -171,7 +173,7 @@ def test_gpqa_csv_and_missing_token(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr("datasets.load_dataset", refused)
     with pytest.raises(DataError, match="gated.*no token was found.*HF_TOKEN"):
-        get_task(cfg("gpqa_diamond")).load()
+        task_for("gpqa_diamond").load()
 
 
 # -- code tasks ------------------------------------------------------------------------------
@@ -189,24 +191,24 @@ def mbpp_rows() -> list[dict]:
 
 def test_mbpp_splits_from_file_and_ranges(tmp_path) -> None:
     data = write_jsonl(tmp_path / "mbpp.jsonl", mbpp_rows())
-    by_range = get_task(cfg("mbpp_sanitized", data_files=str(data), split="test")).load()
+    by_range = task_for("mbpp_sanitized", data_files=str(data), split="test").load()
     assert [p.id for p in by_range] == ["11", "12"]
     (tmp_path / "mbpp_sanitized_splits.json").write_text(
         json.dumps(
             {"task_ids": {"test": [12], "prompt": [2], "validation": [520], "train": [700, 11]}}
         )  # fmt: skip
     )
-    by_file = get_task(cfg("mbpp_sanitized", data_files=str(data), split="test")).load()
+    by_file = task_for("mbpp_sanitized", data_files=str(data), split="test").load()
     assert [p.id for p in by_file] == ["12"]
-    all_ = get_task(cfg("mbpp_sanitized", data_files=str(data), split="all")).load()
+    all_ = task_for("mbpp_sanitized", data_files=str(data), split="all").load()
     assert len(all_) == 5
     with pytest.raises(ConfigError, match="accepted"):
-        get_task(cfg("mbpp_sanitized", data_files=str(data), split="dev")).load()
+        task_for("mbpp_sanitized", data_files=str(data), split="dev").load()
 
 
 def test_mbpp_prompt_shows_signature_and_first_test_only(tmp_path) -> None:
     data = write_jsonl(tmp_path / "mbpp.jsonl", mbpp_rows())
-    task = get_task(cfg("mbpp_sanitized", data_files=str(data), split="all"))
+    task = task_for("mbpp_sanitized", data_files=str(data), split="all")
     p = next(p for p in task.load() if p.id == "11")
     assert "def f11(x):" in p.prompt and "assert f11(0) == 11" in p.prompt
     assert "assert f11(1) == 12" not in p.prompt
@@ -220,9 +222,7 @@ def test_humaneval_prompt_hides_tests(tmp_path) -> None:
     rec = {"task_id": "HumanEval/0", "prompt": "def g():\n    \"\"\"Doc.\"\"\"\n",
            "entry_point": "g", "canonical_solution": "    return 1\n",
            "test": "def check(candidate):\n    assert candidate() == 1\n"}  # fmt: skip
-    p = get_task(cfg("humaneval", data_files=str(write_jsonl(tmp_path / "h.jsonl", [rec])))).load()[
-        0
-    ]
+    p = task_for("humaneval", data_files=str(write_jsonl(tmp_path / "h.jsonl", [rec]))).load()[0]
     assert "check" not in p.prompt and p.entry_point == "g"
     assert p.reference_response.startswith("```python\ndef g():")
 
@@ -234,9 +234,7 @@ def test_scibench_ids_come_from_source_and_problemid(tmp_path) -> None:
     rec = {"problem_text": "How much?", "answer_latex": " 50.7", "answer_number": "50.7",
            "unit": "$\\mathrm{atm}$ ", "source": "atkins", "problemid": " 1", "comment": " "}  # fmt: skip
     rows = [rec, dict(rec), {**rec, "answer_number": "−2", "problemid": " 2"}]
-    problems = get_task(
-        cfg("scibench", data_files=str(write_jsonl(tmp_path / "s.jsonl", rows)))
-    ).load()
+    problems = task_for("scibench", data_files=str(write_jsonl(tmp_path / "s.jsonl", rows))).load()
     # (source, problemid) repeats upstream: the second one is numbered, not the row position.
     assert [p.id for p in problems] == ["atkins/1", "atkins/1#2", "atkins/2"]
     assert problems[2].reference == -2.0
@@ -245,7 +243,7 @@ def test_scibench_ids_come_from_source_and_problemid(tmp_path) -> None:
 
 def test_commongen_oracle_covers_all_concepts(tmp_path) -> None:
     path = write_jsonl(tmp_path / "c.jsonl", [{"concepts": ["dog", "run", "ball", "throw"]}])
-    task = get_task(cfg("commongen_hard", data_files=str(path)))
+    task = task_for("commongen_hard", data_files=str(path))
     (p,) = task.load()
     assert p.domain == "text" and "dog, run, ball, throw" in p.prompt
     s = asyncio.run(task.score(p, p.reference_response, None))

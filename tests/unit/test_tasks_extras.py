@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.scoring.context import ScoringContext
-from tasks import get_task
+from tests.settings_helper import scoring_context, task_for
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def _score_all(task, pairs):
     async def go():
-        ctx = ScoringContext({"workers": 1, "timeout_s": 5})
+        ctx = scoring_context(workers=1, timeout_s=5)
         try:
             return [await task.score(p, r, ctx) for p, r in pairs]
         finally:
@@ -36,7 +35,7 @@ def _score_all(task, pairs):
     ],
 )  # fmt: skip
 def test_evalplus_tasks_on_fixtures(name: str, file: str, wrong: str) -> None:
-    task = get_task({"task": name, "data_files": str(FIXTURES / "evalplus" / file)})
+    task = task_for(name, data_files=str(FIXTURES / "evalplus" / file))
     problems = task.load()
     assert len(problems) == 2 and all(p.entry_point for p in problems)
     assert all("assert" not in p.prompt or name == "mbpp_plus" for p in problems)
@@ -50,8 +49,7 @@ def test_evalplus_tasks_on_fixtures(name: str, file: str, wrong: str) -> None:
 
 
 def test_evalplus_special_oracles_apply() -> None:
-    task = get_task({"task": "mbpp_plus",
-                     "data_files": str(FIXTURES / "evalplus" / "mbpp_plus_mini.jsonl")})  # fmt: skip
+    task = task_for("mbpp_plus", data_files=str(FIXTURES / "evalplus" / "mbpp_plus_mini.jsonl"))
     p = task.load()[1]
     # similar_elements is in evalplus's MBPP_OUTPUT_SET_EQ_TASKS: any order is accepted
     reordered = "```python\ndef similar_elements(a, b):\n    return [x for x in b if x in a]\n```"
@@ -67,9 +65,9 @@ def test_lm_eval_task_from_local_yaml(tmp_path: Path) -> None:
     (tmp_path / "harness_fixture_arith.yaml").write_text(
         yaml.replace("__DATA__", str(src / "arith.jsonl"))
     )
-    cfg = {"name": "lm_eval:harness_fixture_arith", "task": "lm_eval:harness_fixture_arith",
-           "include_path": str(tmp_path), "domain": "math"}  # fmt: skip
-    task = get_task(cfg)
+    task = task_for("lm_eval", name="lm_eval:harness_fixture_arith",
+                    task="lm_eval:harness_fixture_arith", include_path=str(tmp_path),
+                    domain="math")  # fmt: skip
     problems = task.load()
     assert len(problems) == 3 and problems[0].prompt.startswith("Question: What is 2 + 3")
     assert problems[0].domain == "math" and "####" not in problems[0].prompt
@@ -79,4 +77,4 @@ def test_lm_eval_task_from_local_yaml(tmp_path: Path) -> None:
     assert not wrong.correct and wrong.answer == "6"
     assert not nothing.correct and wrong.details["lm_eval"]["strict-match"]["exact_match"] == 0.0
     with pytest.raises(ConfigError, match="no task"):
-        get_task({"task": "lm_eval:does_not_exist", "include_path": str(tmp_path)}).load()
+        task_for("lm_eval", task="lm_eval:does_not_exist", include_path=str(tmp_path)).load()

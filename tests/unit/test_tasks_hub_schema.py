@@ -29,11 +29,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
 from harness.errors import DataError
-from tasks import get_task
 from tests.conftest import DATA_DIR, read_jsonl, run_cli
+from tests.settings_helper import task_for
 
 TEXTBOOKS = ("atkins", "calculus", "chemmc", "class", "diff", "fund", "matter", "quan", "stat",
              "thermo")  # fmt: skip
@@ -61,10 +60,6 @@ def local(name: str) -> list[dict]:
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
-
-
-def cfg(task: str, **kw) -> object:
-    return OmegaConf.create({"name": task, "task": task, "data_files": None, **kw})
 
 
 def oracle_run(tmp_path: Path, bench: str, data: Path, *extra: str) -> tuple[dict, list[dict]]:
@@ -118,11 +113,11 @@ def test_aime2025_hub_numbering_gives_the_local_ids(tmp_path) -> None:
     """Hub and local runs of AIME 2025 name every problem alike, so they compare and resume."""
     hub = aime2025_hub_rows()
     assert sorted(r["problem_idx"] for r in hub) == list(range(1, 31))
-    local_ids = [p.id for p in get_task(cfg("aime2025")).load()]
+    local_ids = [p.id for p in task_for("aime2025").load()]
     # In another row order too: ids come from the numbers, not from positions.
     shuffled = hub[15:] + hub[:15]
     path = write_jsonl(tmp_path / "hub.jsonl", shuffled)
-    hub_ids = {p.id: p.reference for p in get_task(cfg("aime2025", data_files=str(path))).load()}
+    hub_ids = {p.id: p.reference for p in task_for("aime2025", data_files=str(path)).load()}
     assert sorted(hub_ids) == sorted(local_ids) and hub_ids["2025-II-1"] == shuffled[0]["answer"]
     summary, results = oracle_run(
         tmp_path, "aime2025", write_jsonl(tmp_path / "t.jsonl", [hub[0], hub[16]])
@@ -192,15 +187,15 @@ def test_scibench_hub_folder_of_twenty_files(tmp_path) -> None:
 def test_scibench_hub_layout_gives_the_local_ids_and_order(tmp_path) -> None:
     folder = tmp_path / "xw27-scibench"
     scibench_hub_folder(folder)
-    hub = get_task(cfg("scibench", data_files=str(folder))).load()
-    loc = get_task(cfg("scibench")).load()
+    hub = task_for("scibench", data_files=str(folder)).load()
+    loc = task_for("scibench").load()
     assert len(hub) == 580
     assert [(p.id, p.prompt, p.reference) for p in hub] == [
         (p.id, p.prompt, p.reference) for p in loc
     ]
     (folder / "quan.json").unlink()
     with pytest.raises(DataError, match="no quan.json"):
-        get_task(cfg("scibench", data_files=str(folder))).load()
+        task_for("scibench", data_files=str(folder)).load()
 
 
 def test_commongen_agentverse_schema_and_no_hub_copy(tmp_path, monkeypatch) -> None:
@@ -211,7 +206,7 @@ def test_commongen_agentverse_schema_and_no_hub_copy(tmp_path, monkeypatch) -> N
     assert summary["coverage_mean"] == 1.0
     monkeypatch.delenv("HARNESS_DATA_DIR")
     with pytest.raises(DataError, match=r"OpenBMB/AgentVerse.*\"concepts\""):
-        get_task(cfg("commongen_hard")).load()
+        task_for("commongen_hard").load()
 
 
 # -- GPQA on the hub: the token the hub client has, a cached copy offline ---------------------
@@ -243,7 +238,7 @@ def test_gpqa_cached_copy_loads_without_a_token_variable(hub_home, monkeypatch) 
         return [GPQA_ROW]
 
     monkeypatch.setattr("datasets.load_dataset", load_dataset)
-    (p,) = get_task(cfg("gpqa_diamond")).load()
+    (p,) = task_for("gpqa_diamond").load()
     assert p.id == "rec0" and seen == {"path": "Idavidrein/gpqa", "name": "gpqa_diamond",
                                        "split": "train"}  # fmt: skip
 
@@ -254,13 +249,13 @@ def test_gpqa_refusal_says_which_token(hub_home, monkeypatch) -> None:
 
     monkeypatch.setattr("datasets.load_dataset", refused)
     with pytest.raises(DataError, match="no token was found.*hf auth login"):
-        get_task(cfg("gpqa_diamond")).load()
+        task_for("gpqa_diamond").load()
     hub_home.write_text("hf_stored_by_login")  # what `hf auth login` leaves
     from huggingface_hub import get_token
 
     assert get_token() == "hf_stored_by_login"
     with pytest.raises(DataError, match="no access to the gated dataset.*accept its terms"):
-        get_task(cfg("gpqa_diamond")).load()
+        task_for("gpqa_diamond").load()
 
 
 # -- bad local data: one line, exit 2, nothing run -------------------------------------------
