@@ -1,10 +1,9 @@
 import pytest
 
 from harness.errors import ConfigError
-from harness.rows import ResultRow, Summary
 from harness.run_settings import judge_model_settings
 from harness.scoring.judge import parse_verdict
-from harness.summary import _add_judge
+from harness.summary import _judge_summary
 
 
 @pytest.mark.parametrize(
@@ -27,22 +26,13 @@ def test_unknown_judge_model_lists_accepted_names():
 
 def test_judge_figures_sit_beside_the_symbolic_ones():
     rows = [
-        ResultRow("1", correct=True, judge_correct=True),
-        ResultRow("2", correct=False, judge_correct=True),
-        ResultRow("3", correct=False, judge_correct=None),  # the judge's reply was unparsed
+        {"correct": True, "judge_correct": True},
+        {"correct": False, "judge_correct": True},
+        {"correct": False, "judge_correct": None},
     ]
-    s = Summary()
-    _add_judge(s, rows)
-    judge = {k: v for k, v in s.to_json().items() if k.startswith("judge_")}
-    assert judge == {
-        "judge_n": 2,
-        "judge_unparsed": 1,
-        "judge_accuracy": 1.0,
-        "judge_agreement": 0.5,
-    }
-    unjudged = Summary()
-    _add_judge(unjudged, [ResultRow("1", correct=True)])
-    assert not any(k.startswith("judge_") for k in unjudged.to_json())  # no judge: no keys
+    s = _judge_summary(rows)
+    assert s == {"judge_n": 2, "judge_unparsed": 1, "judge_accuracy": 1.0, "judge_agreement": 0.5}
+    assert _judge_summary([{"correct": True}]) == {}
 
 
 def test_the_judge_model_is_read_with_the_run_settings():
