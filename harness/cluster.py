@@ -130,17 +130,16 @@ def userns_note() -> str:
 def point_outcome(run_dir: str) -> tuple[str, str] | None:
     """Why a point that ran in another process did not finish: ("failed" | "not_recorded",
     message) from its summary.json, or None when it finished."""
-    import json
     from pathlib import Path
 
-    path = Path(run_dir) / "summary.json"
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError):
+    from harness.rows import read_summary
+
+    summary = read_summary(Path(run_dir) / "summary.json")
+    if summary is None:
         return ("failed", f"{run_dir}: no summary.json (the point crashed)")
-    if summary.get("not_recorded_engine_errors"):
-        n = summary["not_recorded_engine_errors"]
+    if summary.not_recorded_engine_errors:
+        n = summary.not_recorded_engine_errors
         return ("not_recorded", f"{run_dir}: {n} problems hit engine errors and were not recorded")
-    if summary.get("complete") is False and summary.get("error"):
-        return ("failed", f"{run_dir}: {summary['error']}")
+    if summary.complete is False and summary.error:
+        return ("failed", f"{run_dir}: {summary.error}")
     return None

@@ -1,7 +1,8 @@
 """One episode's two records: its line of ``results.jsonl`` and its line of ``transcripts.jsonl``.
 
-The transcript line's fields are described in :mod:`harness.transcript`; the result row holds
-what the summary, the report and the viewer count (correct, answer, tokens, cost, errors).
+The transcript line's fields are described in :mod:`harness.transcript`; the result row
+(:class:`harness.rows.ResultRow`, where its fields are defined) holds what the summary, the
+report and the viewer count (correct, answer, tokens, cost, errors).
 Both carry the same ``attempt``, which is how a resume pairs them.
 """
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from harness.mas.base import EpisodeResult
 from harness.problem import Problem, Score
+from harness.rows import UNSET, ResultRow
 from harness.transcript import SCHEMA
 
 
@@ -21,37 +23,35 @@ def result_row(
     result: EpisodeResult,
     score: Score,
     latency_s: float,
-) -> dict[str, Any]:
+) -> ResultRow:
     """The ``results.jsonl`` line of one finished episode."""
     calls = result.calls
     engine_errors = [c.error for c in calls if c.error]
     totals = result.totals()
-    row = {
-        "id": problem.id,
-        "repeat": repeat,
-        "attempt": attempt,
-        "correct": bool(score.correct),
-        "answer": score.answer,
-        # why no answer was read (harness.scoring.extract.CAUSES); None when one was
-        "no_answer_cause": no_answer_cause(score),
-        "reason": score.reason,
-        "error": result.error or (engine_errors[0] if engine_errors else None),
-        "failed_calls": len(engine_errors),
-        **{
-            k: totals[k]
-            for k in ("calls", "prompt_tokens", "completion_tokens", "rounds", "agents")
-        },
-        "reasoning_tokens": sum(int(getattr(c, "reasoning_tokens", 0) or 0) for c in calls),
-        "engine_retries": sum(int(getattr(c, "engine_retries", 0) or 0) for c in calls),
-        "cost_usd": _cost(calls),
-        "tokens_by_role": totals["by_role"],
-        "ceo_decisions": totals.get("ceo_decisions") or None,
-        "latency_s": round(latency_s, 4),
-        "score_details": score.details,
-    }
-    if "judge" in score.details:
-        row["judge_correct"] = score.details["judge"]["correct"]
-    return row
+    return ResultRow(
+        id=problem.id,
+        repeat=repeat,
+        attempt=attempt,
+        correct=bool(score.correct),
+        answer=score.answer,
+        no_answer_cause=no_answer_cause(score),
+        reason=score.reason,
+        error=result.error or (engine_errors[0] if engine_errors else None),
+        failed_calls=len(engine_errors),
+        calls=totals["calls"],
+        prompt_tokens=totals["prompt_tokens"],
+        completion_tokens=totals["completion_tokens"],
+        rounds=totals["rounds"],
+        agents=totals["agents"],
+        reasoning_tokens=sum(int(getattr(c, "reasoning_tokens", 0) or 0) for c in calls),
+        engine_retries=sum(int(getattr(c, "engine_retries", 0) or 0) for c in calls),
+        cost_usd=_cost(calls),
+        tokens_by_role=totals["by_role"],
+        ceo_decisions=totals.get("ceo_decisions") or None,
+        latency_s=round(latency_s, 4),
+        score_details=score.details,
+        judge_correct=score.details["judge"]["correct"] if "judge" in score.details else UNSET,
+    )
 
 
 def transcript_line(

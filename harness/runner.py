@@ -45,6 +45,7 @@ from harness.problem import Problem, Score
 from harness.progress import Progress
 from harness.provenance import git_info, now_iso, versions
 from harness.records import result_row, transcript_line
+from harness.rows import ResultRow, Summary
 from harness.run_settings import RunSettings
 from harness.runlog import run_log
 from harness.scoring.context import ScoringContext
@@ -103,7 +104,8 @@ class Session:
 async def run_async(
     cfg: DictConfig, run_dir: str | Path, process_started: float | None = None
 ) -> dict[str, Any]:
-    """Run (or resume) one configuration into ``run_dir``; returns its summary.
+    """Run (or resume) one configuration into ``run_dir``; returns its summary (the content of
+    summary.json, as :meth:`harness.rows.Summary.to_json` writes it).
 
     ``process_started``: the ``time.time()`` at which the process started, so the summary can
     tell start-up cost (imports, config, data, model loading) apart from generation."""
@@ -160,7 +162,7 @@ class Prepared:
     ident: dict[str, Any]
     problems: list[Problem]  # after `limit`
     store: RunStore
-    done: dict[tuple[str, int], dict[str, Any]]  # recorded rows, by (id, repeat)
+    done: dict[tuple[str, int], ResultRow]  # recorded rows, by (id, repeat)
     keys: list[tuple[str, int]]  # every (id, repeat) of the run
     todo: list[tuple[Problem, int]]  # those not recorded yet
     label: str
@@ -205,7 +207,7 @@ async def _run(
 ) -> dict[str, Any]:
     prep = _prepare(cfg, run_dir)
     tracker = _start_tracker(prep)
-    prior = prep.store.read_summary() or {}
+    prior = prep.store.read_summary()
     error: str | None = None
     outcome = "finished"
     try:
@@ -223,7 +225,7 @@ async def _run(
     finally:
         summary = await _finish(prep, tracker, session, prior, outcome, error)
     _warn_ungraded(summary)
-    return summary
+    return summary.to_json()
 
 
 def _start_tracker(prep: Prepared) -> Tracker:
@@ -247,10 +249,10 @@ async def _finish(
     prep: Prepared,
     tracker: Tracker,
     session: Session,
-    prior: dict[str, Any],
+    prior: Summary | None,
     outcome: str,
     error: str | None,
-) -> dict[str, Any]:
+) -> Summary:
     """However the session ended: the store closed, summary.json written, the tracker told."""
     store = prep.store
     store.close()
@@ -262,8 +264,8 @@ async def _finish(
     ]
     if session.not_recorded and error is None:
         error = f"{session.not_recorded} problems hit engine errors and were not recorded"
-    if prior.get("served_model") and "served_model" not in session.stats:
-        session.stats["served_model"] = prior["served_model"]  # a resume with nothing to do
+    if prior is not None and prior.served_model and "served_model" not in session.stats:
+        session.stats["served_model"] = prior.served_model  # a resume with nothing to do
     summary = summarize(
         rows,
         cfg=prep.plain,
@@ -290,17 +292,17 @@ async def _finish(
     return summary
 
 
-def _warn_ungraded(summary: dict[str, Any]) -> None:
-    if summary.get("sandbox_errors"):
+def _warn_ungraded(summary: Summary) -> None:
+    if summary.sandbox_errors:
         log.warning(
             "%d problems could not be graded: the sandbox failed (see score_details)",
-            summary["sandbox_errors"],
+            summary.sandbox_errors,
         )
-    if summary.get("scoring_errors"):
+    if summary.scoring_errors:
         log.warning(
             "%d answers could not be checked: the scoring pool failed or timed out (see "
             "score_details)",
-            summary["scoring_errors"],
+            summary.scoring_errors,
         )
 
 
@@ -390,7 +392,7 @@ def _progress(prep: Prepared, tracker: Tracker) -> Progress:
     return Progress(
         n_total,
         n_total - len(prep.todo),
-        sum(bool(r.get("correct")) for (pid, _), r in prep.done.items() if pid in ids),
+        sum(r.correct for (pid, _), r in prep.done.items() if pid in ids),
         prep.label,
         prep.settings.run.progress,
         on_update=tracker.progress,
@@ -430,12 +432,12 @@ async def _run_episodes(
                 streak.failed(exc)
                 return
             streak.served()
-            prep.store.append(row, transcript)
+            row = prep.store.append(row, transcript)
             prep.done[(posed.id, repeat)] = row
             session.computed += 1
-            session.completion_tokens += int(row["completion_tokens"])
+            session.completion_tokens += row.completion_tokens
             tracker.result(row)
-            progress.update(row["correct"], row["completion_tokens"])
+            progress.update(row.correct, row.completion_tokens)
 
     try:
         async with asyncio.TaskGroup() as tg:
@@ -504,7 +506,7 @@ def _first(group: BaseExceptionGroup) -> BaseException:
 
 async def _episode(
     settings: RunSettings, bench: Bench, problem: Problem, repeat: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[ResultRow, dict[str, Any]]:
     """One (problem, repeat): solved, scored (and judged), its two records built."""
     t0 = time.perf_counter()
     started_at = now_iso()
@@ -560,11 +562,13 @@ async def _score(
     return score
 
 
-def _prior_sessions(prior: dict[str, Any]) -> list[dict[str, Any]]:
-    if isinstance(prior.get("sessions"), list):
-        return prior["sessions"]
-    if prior.get("wall_s_total") is not None:  # a summary written before sessions were kept
-        return [{"wall_s": prior["wall_s_total"], "outcome": "unknown"}]
+def _prior_sessions(prior: Summary | None) -> list[dict[str, Any]]:
+    if prior is None:
+        return []
+    if prior.sessions:
+        return prior.sessions
+    if prior.wall_s_total is not None:  # a summary written before sessions were kept
+        return [{"wall_s": prior.wall_s_total, "outcome": "unknown"}]
     return []
 
 

@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from harness.errors import ConfigError
 from harness.identity import identity
+from harness.rows import ResultRow, Summary, read_summary
 from harness.text import escape_surrogates
 from harness.transcript import iter_records
 
@@ -71,36 +72,41 @@ class RunStore:
             return {}
 
     # -- results -----------------------------------------------------------------------------
-    def load_results(self) -> dict[tuple[str, int], dict[str, Any]]:
+    def load_results(self) -> dict[tuple[str, int], ResultRow]:
         """Finished (id, repeat) → result; a torn last line is dropped from the file."""
-        done: dict[tuple[str, int], dict[str, Any]] = {}
-        for row in _read_jsonl_repairing(self.results_path):
-            key = (str(row.get("id")), int(row.get("repeat", 0)))
-            done.setdefault(key, row)
+        done: dict[tuple[str, int], ResultRow] = {}
+        for line in _read_jsonl_repairing(self.results_path):
+            row = ResultRow.from_json(line)
+            done.setdefault(row.key, row)
         _repair_tail(self.transcripts_path)
         return done
 
-    def append(self, result: dict[str, Any], transcript: dict[str, Any]) -> None:
+    def append(self, result: ResultRow, transcript: dict[str, Any]) -> ResultRow:
+        """Write one episode's transcript line, then its result line; returns the result as
+        written (text escaped, see below)."""
         if self._results_f is None:
             self._results_f = self.results_path.open("a", encoding="utf-8")
             self._transcripts_f = self.transcripts_path.open("a", encoding="utf-8")
         # Text no UTF-8 file can hold (a lone surrogate in a response, a program's output or an
-        # error message) is escaped in place, so the tracker and the viewer, which get these
-        # rows after the store, see the same safe text; the row records how many strings.
-        for row in (transcript, result):
+        # error message) is escaped (the transcript in place; the result as returned), so the
+        # tracker and the summary, which get these rows after the store, see the same safe
+        # text; the line records how many strings (``text_escaped``).
+        line = result.to_json()
+        for row in (transcript, line):
             _escape_in_place(row)
         # The transcript goes first so a result line never points at a missing transcript.
         _append_line(self._transcripts_f, transcript)
-        _append_line(self._results_f, result)
+        _append_line(self._results_f, line)
+        return ResultRow.from_json(line)
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
-        _atomic_write(self.summary_path, json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    def write_summary(self, summary: Summary | dict[str, Any]) -> None:
+        """``summary.json``; a dict is the early-failure summary (harness.runner), written
+        before there is a run to summarise."""
+        data = summary.to_json() if isinstance(summary, Summary) else summary
+        _atomic_write(self.summary_path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
-    def read_summary(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.summary_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
+    def read_summary(self) -> Summary | None:
+        return read_summary(self.summary_path)
 
     def close(self) -> None:
         for f in (self._results_f, self._transcripts_f):

@@ -34,6 +34,7 @@ from typing import Any
 
 from harness.errors import DataError, HarnessError
 from harness.roles import CRITIC, EVALUATOR, RECRUITER, SOLVER
+from harness.rows import ResultRow
 from harness.text import visible_text
 from harness.trajectory import CLASSES, RECOVERED, RESCUED, RIGHT_THROUGHOUT, episode_trajectory
 from harness.transcript import SCHEMA, read_episodes, timeline
@@ -197,12 +198,13 @@ def export(
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
         for run_dir in run_dirs(paths):
-            for row, ep in read_episodes(run_dir):
+            for line, ep in read_episodes(run_dir):
+                row = ResultRow.from_json(line)
                 counts["episodes"] += 1
                 if ep.get("schema") != SCHEMA:
                     counts["other_schema"] += 1
                     continue
-                if ep.get("error") or (row.get("correct") is not True and not include_wrong):
+                if ep.get("error") or (row.correct is not True and not include_wrong):
                     counts["not_correct"] += 1
                     continue
                 if trajectory:

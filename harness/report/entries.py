@@ -130,12 +130,12 @@ def _pooled(group: list[Point]) -> Entry:
     first = group[0]
     seeds = sorted(dict.fromkeys(p.knobs.get("seed") for p in group), key=sort_key)
     rows = [r for p in group for r in (p.rows or [])]
-    acc = stats.accuracy(rows) if rows else {}
+    acc = stats.accuracy([r.to_json() for r in rows]) if rows else {}
     statuses = {p.status for p in group}
     status = next(iter(statuses)) if len(statuses) == 1 else "partial"
     expected = [p.n_expected for p in group]
-    prompt = sum(int(r.get("prompt_tokens") or 0) for r in rows)
-    completion = sum(int(r.get("completion_tokens") or 0) for r in rows)
+    prompt = sum(int(r.prompt_tokens or 0) for r in rows)
+    completion = sum(int(r.completion_tokens or 0) for r in rows)
     return Entry(
         model=first.model,
         mas=first.mas,
@@ -155,8 +155,8 @@ def _pooled(group: list[Point]) -> Entry:
         stderr=acc.get("stderr"),
         tokens_per_problem=(prompt + completion) / len(rows) if rows else None,
         completion_tokens_per_problem=completion / len(rows) if rows else None,
-        no_answer=sum(1 for r in rows if r.get("answer") in (None, "")),
-        tokens_by_role=sum_roles(r.get("tokens_by_role") for r in rows),
+        no_answer=sum(1 for r in rows if r.no_answer),
+        tokens_by_role=sum_roles(r.tokens_by_role for r in rows),
         errors=[f"seed {p.knobs.get('seed')}: {p.error}" for p in group if p.error],
         no_answer_causes=no_answer_causes(rows),
     )

@@ -10,7 +10,6 @@ by its ``results.jsonl`` or Hydra's ``.hydra/`` folder. Status is never guessed 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,8 +19,10 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
+from harness.rows import ResultRow, Summary, read_results, read_summary
 from harness.scoring import stats
-from harness.transcript import results_by_key
+from harness.summary import by_role as sum_roles
+from harness.summary import no_answer_causes
 
 #: knobs that tell two points of one model × system × benchmark apart
 KNOBS = ("agents", "tokens", "turns", "critic_rounds", "repeats", "seed", "temperature")
@@ -50,7 +51,7 @@ class Point:
     error: str | None = None
     no_answer_causes: dict[str, int] | None = None  # summary.json's split of no_answer
     config_hash: str | None = None
-    rows: list[dict[str, Any]] | None = field(default=None, repr=False)  # results, when on disk
+    rows: list[ResultRow] | None = field(default=None, repr=False)  # results, when on disk
 
 
 def find_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
@@ -78,15 +79,15 @@ def _shown(path: Path) -> Path:
 
 def load_run_dir(run_dir: str | Path) -> Point:
     run_dir = Path(run_dir)
-    summary = _read_json(run_dir / "summary.json")
+    summary = read_summary(run_dir / "summary.json")
     config = _read_config(run_dir)
-    rows = list(results_by_key(run_dir).values())
+    rows = list(read_results(run_dir).values())
     if summary is not None:
         return _from_summary(str(run_dir), summary, config, rows)
     # No summary.json: the point crashed (or is still running) before writing one.
     knobs = {k: _knob(k, config.get(k)) for k in KNOBS}
     limit, repeats = config.get("limit"), config.get("repeats") or 1
-    acc = stats.accuracy(rows) if rows else {}
+    acc = stats.accuracy([r.to_json() for r in rows]) if rows else {}
     return Point(
         source=str(run_dir),
         model=_name(config, "model"),
@@ -98,7 +99,7 @@ def load_run_dir(run_dir: str | Path) -> Point:
         n_expected=int(limit) * int(repeats) if isinstance(limit, int) else None,
         accuracy=acc.get("accuracy"),
         stderr=acc.get("stderr"),
-        correct=sum(bool(r.get("correct")) for r in rows),
+        correct=sum(bool(r.correct) for r in rows),
         error=_log_error(run_dir) or "no summary.json (the point crashed or is still running)",
         rows=rows,
         **_from_rows(rows),
@@ -109,92 +110,69 @@ def load_points(paths: Iterable[str | Path]) -> list[Point]:
     return [load_run_dir(d) for d in find_run_dirs(paths)]
 
 
-def _from_summary(
-    source: str, s: dict[str, Any], config: dict[str, Any], rows: list[dict[str, Any]]
-) -> Point:
-    n = int(s.get("n") or 0)
-    complete = s.get("complete")
-    if complete is None:  # a summary from before `complete` existed
-        complete = n > 0 and not s.get("not_recorded_engine_errors") and not s.get("error")
-    status = "complete" if complete else ("partial" if n else "failed")
-    knobs = {k: _knob(k, s.get(k, config.get(k))) for k in KNOBS}
+def _from_summary(source: str, s: Summary, config: dict[str, Any], rows: list[ResultRow]) -> Point:
+    n = s.n
+    status = "complete" if s.finished else ("partial" if n else "failed")
+    knobs = {k: _knob(k, _either(getattr(s, k), config.get(k))) for k in KNOBS}
     if len(rows) != n:
         rows = []  # results.jsonl holds other rows too (a lowered limit): use the summary only
     derived = _from_rows(rows) if rows else {}
     return Point(
         source=source,
         model=model_label(s, config),
-        mas=str(s.get("mas") or _name(config, "mas")),
-        benchmark=str(s.get("benchmark") or _name(config, "benchmark")),
+        mas=str(s.mas or _name(config, "mas")),
+        benchmark=str(s.benchmark or _name(config, "benchmark")),
         knobs=knobs,
         status=status,
         n=n,
-        n_expected=s.get("n_expected"),
-        accuracy=s.get("accuracy"),
-        stderr=s.get("stderr"),
-        correct=s.get("correct"),
-        tokens_per_problem=s.get("tokens_per_problem", derived.get("tokens_per_problem")),
-        completion_tokens_per_problem=s.get(
-            "completion_tokens_per_problem", derived.get("completion_tokens_per_problem")
+        n_expected=s.n_expected,
+        accuracy=s.accuracy,
+        stderr=s.stderr,
+        correct=s.correct,
+        # figures a summary from before they existed lacks, from its results
+        tokens_per_problem=_either(s.tokens_per_problem, derived.get("tokens_per_problem")),
+        completion_tokens_per_problem=_either(
+            s.completion_tokens_per_problem, derived.get("completion_tokens_per_problem")
         ),
-        no_answer=s.get("no_answer", derived.get("no_answer")),
-        no_answer_causes=s.get("no_answer_causes") or derived.get("no_answer_causes"),
-        tokens_by_role=s.get("tokens_by_role") or derived.get("tokens_by_role"),
-        error=s.get("error"),
-        config_hash=s.get("config_hash"),
+        no_answer=_either(s.no_answer, derived.get("no_answer")),
+        no_answer_causes=s.no_answer_causes or derived.get("no_answer_causes"),
+        tokens_by_role=s.tokens_by_role or derived.get("tokens_by_role"),
+        error=s.error,
+        config_hash=s.config_hash,
         rows=rows or None,
     )
 
 
-def model_label(s: dict[str, Any], config: dict[str, Any]) -> str:
+def _either(value: Any, fallback: Any) -> Any:
+    """A summary's field, else (absent or null: an older summary) ``fallback``."""
+    return fallback if value is None else value
+
+
+def model_label(s: Summary, config: dict[str, Any]) -> str:
     """The row's model: ``model.name``, unless it is only the generic API config's name
     (``model=openai``: whatever the server serves), then the id the server reported."""
-    name = str(s.get("model") or _name(config, "model"))
-    served = s.get("served_model")
+    name = str(s.model or _name(config, "model"))
+    served = s.served_model
     engine = (config.get("model") or {}).get("engine") if isinstance(config, dict) else None
     if served and name == "openai" and engine in (None, "openai"):
         return str(served)
     return name
 
 
-def no_answer_causes(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Rows without an answer by ``no_answer_cause`` (as summary.json counts them)."""
-    from harness.summary import no_answer_causes as count
-
-    return count(rows)
-
-
-def _from_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Figures a summary may lack, from results lines (``answer: null`` = nothing extracted)."""
+def _from_rows(rows: list[ResultRow]) -> dict[str, Any]:
+    """Figures a summary may lack, from results lines (``answer: null`` = nothing extracted),
+    by the names of Point's fields."""
     if not rows:
         return {}
-    prompt = sum(int(r.get("prompt_tokens") or 0) for r in rows)
-    completion = sum(int(r.get("completion_tokens") or 0) for r in rows)
+    prompt = sum(int(r.prompt_tokens or 0) for r in rows)
+    completion = sum(int(r.completion_tokens or 0) for r in rows)
     return {
         "tokens_per_problem": (prompt + completion) / len(rows),
         "completion_tokens_per_problem": completion / len(rows),
-        "no_answer": sum(1 for r in rows if r.get("answer") in (None, "")),
+        "no_answer": sum(1 for r in rows if r.no_answer),
         "no_answer_causes": no_answer_causes(rows),
-        "tokens_by_role": sum_roles(r.get("tokens_by_role") for r in rows),
+        "tokens_by_role": sum_roles(r.tokens_by_role for r in rows),
     }
-
-
-def sum_roles(items: Iterable[dict[str, dict[str, int]] | None]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for by_role in items:
-        for role, figures in (by_role or {}).items():
-            acc = out.setdefault(role, {})
-            for key, value in figures.items():
-                acc[key] = acc.get(key, 0) + int(value or 0)
-    return out
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _read_config(run_dir: Path) -> dict[str, Any]:

@@ -12,12 +12,12 @@ answers (``scoring.trajectory=false``, older runs, W&B sources) are left out and
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from harness.report.points import Point
+from harness.rows import read_summary
 
 COLUMNS = (
     ("first_proposal_accuracy", "first proposal", "first_proposal_stderr"),
@@ -27,12 +27,11 @@ COLUMNS = (
 
 
 def _summary(p: Point) -> dict[str, Any] | None:
-    path = Path(p.source) / "summary.json"
-    try:
-        s = json.loads(path.read_text())
-    except (OSError, ValueError):
+    """The point's trajectory figures (an open set: ``Summary.trajectory``), where graded."""
+    s = read_summary(Path(p.source) / "summary.json")
+    if s is None or not s.trajectory.get("trajectory_n"):
         return None
-    return s if s.get("trajectory_n") else None
+    return s.trajectory
 
 
 def _pct(x: Any, se: Any = None) -> str:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.report.points import KNOBS, Point, _knob
+from harness.report.points import KNOBS, Point, _either, _knob
+from harness.rows import Summary
 
 #: W&B run states that mean the run did not end normally
 _NOT_DONE = ("running", "crashed", "failed", "killed", "preempted")
@@ -43,17 +44,18 @@ def points_from_wandb(path: str, api_factory: Callable[[], Any] | None = None) -
 
 def _point(path: str, run: Any) -> Point | None:
     config = dict(run.config or {})
-    summary = dict(run.summary_metrics or {})
+    # summary.json's own names, beside the tracker's derived figures (kept in ``extra``)
+    summary = Summary.from_json(dict(run.summary_metrics or {}))
     if not {"model", "mas", "benchmark"} <= set(config):
         return None  # not a harness run (a report run, or another tool's)
-    n = int(summary.get("n") or 0)
-    complete = summary.get("complete")
+    n = summary.n
+    complete = summary.complete
     if complete is None:
-        complete = n > 0 and not summary.get("error")
+        complete = n > 0 and not summary.error
     if str(getattr(run, "state", "finished")) in _NOT_DONE:
         complete = False
     status = "complete" if complete else ("partial" if n else "failed")
-    error = summary.get("error")
+    error = summary.error
     if not complete and not error and str(getattr(run, "state", "")) in _NOT_DONE:
         error = f"W&B run state: {run.state}"
     return Point(
@@ -61,17 +63,17 @@ def _point(path: str, run: Any) -> Point | None:
         model=str(config["model"]),
         mas=str(config["mas"]),
         benchmark=str(config["benchmark"]),
-        knobs={k: _knob(k, summary.get(k, config.get(k))) for k in KNOBS},
+        knobs={k: _knob(k, _either(getattr(summary, k), config.get(k))) for k in KNOBS},
         status=status,
         n=n,
-        n_expected=summary.get("n_expected") or config.get("n_expected"),
-        accuracy=summary.get("accuracy"),
-        stderr=summary.get("stderr"),
-        correct=summary.get("correct"),
-        tokens_per_problem=summary.get("tokens_per_problem"),
-        completion_tokens_per_problem=summary.get("completion_tokens_per_problem"),
-        no_answer=summary.get("no_answer"),
-        tokens_by_role=summary.get("tokens_by_role"),
+        n_expected=summary.n_expected or config.get("n_expected"),
+        accuracy=summary.accuracy,
+        stderr=summary.stderr,
+        correct=summary.correct,
+        tokens_per_problem=summary.tokens_per_problem,
+        completion_tokens_per_problem=summary.completion_tokens_per_problem,
+        no_answer=summary.no_answer,
+        tokens_by_role=summary.tokens_by_role or None,
         error=error,
-        config_hash=summary.get("config_hash") or config.get("config_hash"),
+        config_hash=summary.config_hash or config.get("config_hash"),
     )

@@ -12,15 +12,17 @@ What the runner passes:
   ``n_expected``) and, when known, ``references`` ({problem id: reference} of the selected
   problems, for the per-problem table), ``git``/``versions`` (provenance) and
   ``sweep_overrides`` (the sweep's own overrides; otherwise read from ``multirun.yaml``).
-- ``progress(...)`` after each recorded problem; ``result(row)`` with each results line;
-  ``finish(summary)`` once, with the summary.json written (``complete``/``error`` included),
-  also when the run failed.
+- ``progress(...)`` after each recorded problem; ``result(row)`` with each results line
+  (a :class:`harness.rows.ResultRow`); ``finish(summary)`` once, with the summary.json written
+  (a :class:`harness.rows.Summary`, ``complete``/``error`` included), also when the run failed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from harness.rows import ResultRow, Summary
 
 
 class Tracker:
@@ -32,13 +34,13 @@ class Tracker:
     def progress(self, done: int, total: int, correct: int, tokens: int, elapsed_s: float) -> None:
         """Live figures, called after each recorded problem."""
 
-    def result(self, row: dict[str, Any]) -> None:
+    def result(self, row: ResultRow) -> None:
         """One recorded result line (as written to results.jsonl)."""
 
     def waiting(self, retries: int, last_error: str) -> None:
         """The engine is retrying: ``retries`` since its last answer, the last error."""
 
-    def finish(self, summary: dict[str, Any]) -> None:
+    def finish(self, summary: Summary) -> None:
         """The run ended (complete or not) with this summary.json."""
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.rows import read_results
 from harness.tracking.scrub import scrub_text
-from harness.transcript import results_by_key
 
 COLUMNS = [
     "id",
@@ -29,7 +29,7 @@ def episode_rows(run_dir: str | Path, references: dict[str, Any] | None = None) 
     """Rows of :data:`COLUMNS` from the run store's ``results.jsonl`` (so resumed problems are
     included), restricted to the selected problems when ``references`` names them."""
     rows = []
-    for (pid, repeat), r in sorted(results_by_key(run_dir).items()):
+    for (pid, repeat), r in sorted(read_results(run_dir).items()):
         if references is not None and pid not in references:
             continue  # outside this run's selection (a lowered `limit`)
         reference = None if references is None else references.get(pid)
@@ -37,16 +37,16 @@ def episode_rows(run_dir: str | Path, references: dict[str, Any] | None = None) 
             [
                 pid,
                 repeat,
-                bool(r.get("correct")),
-                _cell(r.get("answer")),
+                bool(r.correct),
+                _cell(r.answer),
                 _cell(reference),
-                r.get("rounds"),
-                r.get("agents"),
-                int(r.get("prompt_tokens") or 0) + int(r.get("completion_tokens") or 0),
-                int(r.get("completion_tokens") or 0),
-                r.get("calls"),
-                ceo_decisions_text(r.get("ceo_decisions")),
-                _cell(r.get("error")),
+                r.rounds,
+                r.agents,
+                r.tokens,
+                int(r.completion_tokens or 0),
+                r.calls,
+                ceo_decisions_text(r.ceo_decisions),
+                _cell(r.error),
             ]
         )
     return rows

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from harness.rows import ResultRow, Summary
 from harness.tracking import Tracker
 from harness.tracking.episode_table import COLUMNS, episode_rows
 from harness.tracking.naming import run_name, sweep_group, wandb_run_id
@@ -80,9 +81,12 @@ ROLE_CALLS = "role_calls/{role}"
 #: one history row at the end of a run: W&B's line plots draw from history only, and a run's
 #: single point there lets a line plot grouped by ``system`` join that system's points
 POINT = "point/{key}"
-POINT_KEYS = ("accuracy", "tokens_per_problem", *SCALING_KNOBS)
+SUMMARY_POINT_KEYS = ("accuracy", "tokens_per_problem")  # Summary fields
+POINT_KEYS = (*SUMMARY_POINT_KEYS, *SCALING_KNOBS)
 #: the per-problem table
 TABLE_KEY = "problems"
+#: Summary fields the run-store artifact carries as its metadata
+ARTIFACT_META = ("run_id", "config_hash", "n", "accuracy", "complete")
 
 
 class _Process:
@@ -130,7 +134,7 @@ class WandbTracker(Tracker):
             self._progress_queued = True
         self._submit(self._log_progress)
 
-    def result(self, row: dict[str, Any]) -> None:
+    def result(self, row: ResultRow) -> None:
         """Nothing per row: the per-problem table is built from ``results.jsonl`` at the end,
         so it also holds the problems of earlier sessions."""
 
@@ -145,7 +149,7 @@ class WandbTracker(Tracker):
 
         self._submit(log)
 
-    def finish(self, summary: dict[str, Any]) -> None:
+    def finish(self, summary: Summary) -> None:
         """Waits (up to ``finish_timeout_s``) until W&B has the run: once the interpreter
         shuts down, W&B can no longer start the threads its finish needs. An async caller
         can keep its event loop free with ``await asyncio.to_thread(tracker.finish, s)``."""
@@ -267,19 +271,18 @@ class WandbTracker(Tracker):
             }
         )
 
-    def _finish(self, summary: dict[str, Any]) -> None:
+    def _finish(self, summary: Summary) -> None:
         import wandb
 
         run = self.run
         if run is None:
             return
         assert self.run_dir is not None
-        clean = scrub(summary)
-        provenance = {k: clean[k] for k in ("git", "versions") if k in clean}
-        if provenance:
-            run.config.update(provenance, allow_val_change=True)
+        clean = scrub(summary.to_json())
+        provenance = scrub({"git": summary.git, "versions": summary.versions})
+        run.config.update(provenance, allow_val_change=True)
         run.summary.update(clean)  # summary.json's own names
-        derived, point = view_metrics(clean, self._config)
+        derived, point = view_metrics(summary, self._config)
         run.summary.update(derived)
         run.log(point)
         if self.settings.table:
@@ -287,16 +290,16 @@ class WandbTracker(Tracker):
             table = wandb.Table(columns=COLUMNS, data=rows, allow_mixed_types=True)
             run.log({TABLE_KEY: table})
         if self.settings.artifact != "none":
-            self._log_store(run, clean)
-        complete = clean.get("complete")
-        run.finish(exit_code=0 if complete is not False else 1)
+            self._log_store(run, summary, clean)
+        run.finish(exit_code=0 if summary.complete is not False else 1)
         self.run = None
 
-    def _log_store(self, run: Any, summary: dict[str, Any]) -> None:
+    def _log_store(self, run: Any, summary: Summary, clean: dict[str, Any]) -> None:
+        """The run store as an artifact; ``clean``: the summary as logged (secrets masked)."""
         import wandb
 
         assert self.run_dir is not None
-        meta = {k: summary.get(k) for k in ("run_id", "config_hash", "n", "accuracy", "complete")}
+        meta = {k: getattr(summary, k) for k in ARTIFACT_META}
         art = wandb.Artifact(f"run-store-{run.id}", type="run-store", metadata=meta)
         names = STORE_FILES if self.settings.artifact == "all" else STORE_FILES[:3]
         with tempfile.TemporaryDirectory() as tmp:
@@ -310,35 +313,32 @@ class WandbTracker(Tracker):
                     path.write_text(yaml.safe_dump(scrub(cfg), sort_keys=False))
                 elif name == "summary.json":
                     path = Path(tmp) / name
-                    path.write_text(json.dumps(summary, indent=2) + "\n")
+                    path.write_text(json.dumps(clean, indent=2) + "\n")
                 art.add_file(str(path), name=name)  # copied now: later appends do not touch it
             run.log_artifact(art)
 
 
-def view_metrics(
-    summary: dict[str, Any], config: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def view_metrics(summary: Summary, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """What a finished run adds for the comparison view: :data:`DERIVED` and the per-role
     figures (summary keys), and the :data:`POINT_KEYS` history row. Knobs the run's system
     does not use (``agents`` under ``mas=single``) stay out of the row, so a plot against
     agents does not place single-agent runs at the config default."""
     from harness.identity import UNUSED_BY_MAS
 
-    n = summary.get("n") or 0
-    correct = summary.get("correct")
-    tokens = int(summary.get("prompt_tokens") or 0) + int(summary.get("completion_tokens") or 0)
+    n = summary.n
+    correct = summary.correct
+    tokens = int(summary.prompt_tokens or 0) + int(summary.completion_tokens or 0)
     derived: dict[str, Any] = {
-        "calls_per_problem": (summary.get("calls") or 0) / n if n else None,
+        "calls_per_problem": (summary.calls or 0) / n if n else None,
         "tokens_per_correct": tokens / correct if correct else None,
     }
-    for role, figures in sorted((summary.get("tokens_by_role") or {}).items()):
+    for role, figures in sorted(summary.tokens_by_role.items()):
         figures = figures or {}
         used = int(figures.get("prompt_tokens") or 0) + int(figures.get("completion_tokens") or 0)
         derived[ROLE_TOKENS.format(role=role)] = used / n if n else None
         derived[ROLE_CALLS.format(role=role)] = (figures.get("calls") or 0) / n if n else None
     unused = UNUSED_BY_MAS.get(str(config.get("mas")), ())
-    values = {"accuracy": summary.get("accuracy")}
-    values["tokens_per_problem"] = summary.get("tokens_per_problem")
+    values = {k: getattr(summary, k) for k in SUMMARY_POINT_KEYS}
     values.update({k: config.get(k) for k in SCALING_KNOBS if k not in unused})
     point = {POINT.format(key=k): v for k, v in values.items() if v is not None}
     return derived, point

@@ -17,7 +17,8 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from harness.errors import DataError
-from harness.transcript import read_episodes, results_by_key
+from harness.rows import ResultRow, Summary, read_results, read_summary
+from harness.transcript import read_episodes
 from harness.view.embed import packed, to_json
 from harness.view.records import episode_body, table_row
 
@@ -26,7 +27,7 @@ from harness.view.records import episode_body, table_row
 class RunView:
     dir: Path
     config: dict[str, Any]
-    summary: dict[str, Any] | None
+    summary: Summary | None
     rows: list[dict[str, Any]] = field(default_factory=list)
     # One per row (same order): the packed episode body, or its plain dict (``pack=False``).
     episodes: list[Any] = field(default_factory=list)
@@ -35,19 +36,19 @@ class RunView:
     def benchmark(self) -> str:
         bench = self.config.get("benchmark")
         name = bench.get("name") if isinstance(bench, dict) else bench
-        return str(name or (self.summary or {}).get("benchmark") or "?")
+        return str(name or (self.summary and self.summary.benchmark) or "?")
 
     @property
     def label(self) -> str:
         """``model · mas · benchmark`` (what a reader tells runs apart by)."""
         model = self.config.get("model")
         mas = self.config.get("mas")
-        s = self.summary or {}
+        s = self.summary or Summary()
         return " · ".join(
             str(x)
             for x in (
-                (model.get("name") if isinstance(model, dict) else model) or s.get("model", "?"),
-                (mas.get("name") if isinstance(mas, dict) else mas) or s.get("mas", "?"),
+                (model.get("name") if isinstance(model, dict) else model) or s.model or "?",
+                (mas.get("name") if isinstance(mas, dict) else mas) or s.mas or "?",
                 self.benchmark,
             )
         )
@@ -69,14 +70,6 @@ def _config(run_dir: Path) -> dict[str, Any]:
         raise DataError(f"{path}: unreadable config ({type(exc).__name__}: {exc})") from exc
 
 
-def _summary(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((run_dir / "summary.json").read_text(encoding="utf-8", errors="replace"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def load_run(run_dir: str | Path, *, pack: bool = True) -> RunView:
     """Everything the report of ``run_dir`` shows; a DataError when it is no run directory."""
     path = Path(run_dir)
@@ -84,15 +77,15 @@ def load_run(run_dir: str | Path, *, pack: bool = True) -> RunView:
         raise DataError(f"{path}: no such directory")
     if not is_run_dir(path):
         raise DataError(f"{path}: not a run directory (no results.jsonl)")
-    view = RunView(path, _config(path), _summary(path))
+    view = RunView(path, _config(path), read_summary(path / "summary.json"))
     encode = packed if pack else (lambda body: json.loads(to_json(body)))
     # A result names its attempt; without attempt ids (older runs) the last transcript of a
     # key is the one written just before its result line.
     shown: dict[tuple[str, int], tuple[dict[str, Any], Any]] = {}
-    for row, ep in read_episodes(path):
-        key = (str(row["id"]), int(row.get("repeat", 0)))
-        shown[key] = (table_row(0, row, ep), encode(episode_body(row, ep)))
-    for n, (key, row) in enumerate(results_by_key(path).items(), 1):
+    for line, ep in read_episodes(path):
+        row = ResultRow.from_json(line)
+        shown[row.key] = (table_row(0, row, ep), encode(episode_body(row, ep)))
+    for n, (key, row) in enumerate(read_results(path).items(), 1):
         if key in shown:
             line, body = shown.pop(key)
         else:  # a result whose transcript is missing still has its row

@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from harness.rows import Summary
 from harness.view.compare import CHANGES, Comparison
 from harness.view.embed import csp_hash, script_json
 from harness.view.load import RunView
@@ -80,36 +81,36 @@ def _stats(run: RunView) -> list[tuple[str, str]]:
             ("n", _int(n)),
             ("correct", _int(right)),
         ]
-    acc, err = s.get("accuracy"), s.get("stderr")
+    acc, err = s.accuracy, s.stderr
     accuracy = f"{acc:.3f}" if isinstance(acc, (int, float)) else "—"
     if isinstance(err, (int, float)):
         accuracy += f" ± {err:.3f}"
     stats = [
         ("accuracy", accuracy),
-        ("n", _int(s.get("n"))),
-        ("correct", _int(s.get("correct"))),
-        ("calls", _int(s.get("calls"))),
-        ("prompt tokens", _int(s.get("prompt_tokens"))),
-        ("completion tokens", _int(s.get("completion_tokens"))),
-        ("wall time", _duration(s.get("wall_s"))),
+        ("n", _int(s.n)),
+        ("correct", _int(s.correct)),
+        ("calls", _int(s.calls)),
+        ("prompt tokens", _int(s.prompt_tokens)),
+        ("completion tokens", _int(s.completion_tokens)),
+        ("wall time", _duration(s.wall_s)),
     ]
-    for key, label in (("mean_rounds", "mean rounds"), ("mean_agents", "mean agents")):
-        if isinstance(s.get(key), (int, float)):
-            stats.append((label, f"{s[key]:.2f}"))
-    for key, label in (("no_answer", "no answer"), ("errors", "errors")):
-        if s.get(key):
-            stats.append((label, _int(s[key])))
-    if s.get("complete") is False:
-        stats.append(("incomplete", esc(s.get("error") or "the run stopped early")))
+    for mean, label in ((s.mean_rounds, "mean rounds"), (s.mean_agents, "mean agents")):
+        if isinstance(mean, (int, float)):
+            stats.append((label, f"{mean:.2f}"))
+    for count, label in ((s.no_answer, "no answer"), (s.errors, "errors")):
+        if count:
+            stats.append((label, _int(count)))
+    if s.complete is False:
+        stats.append(("incomplete", esc(s.error or "the run stopped early")))
     return stats
 
 
 def _run_header(run: RunView, tag: str = "") -> str:
-    s = run.summary or {}
-    git = (s.get("git") or {}).get("commit")
+    s = run.summary or Summary()
+    git = s.git.get("commit")
     sub = [esc(run.dir)]
-    if s.get("started_at"):
-        sub.append(esc(s["started_at"]))
+    if s.started_at:
+        sub.append(esc(s.started_at))
     if git:
         sub.append("commit " + esc(str(git)[:10]))
     stats = "".join(

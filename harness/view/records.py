@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.rows import ResultRow
 from harness.trajectory import episode_trajectory, flip_seq
 from harness.transcript import timeline
 
@@ -35,13 +36,12 @@ FAILURES = (WRONG, NO_ANSWER, *NO_ANSWER_CAUSES.values(), SANDBOX, ENGINE, INTER
 _CRASH = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 
 
-def failure(row: dict[str, Any], ep: dict[str, Any] | None) -> str | None:
+def failure(row: ResultRow, ep: dict[str, Any] | None) -> str | None:
     """Why a problem was not solved, in the order a reader should look: the harness's own
     trouble (sandbox, engine, a crash of the episode) before the model's (no answer, wrong)."""
-    if row.get("correct"):
+    if row.correct:
         return None
-    details = row.get("score_details") or {}
-    if details.get("verdict") == "sandbox_error" or str(row.get("reason") or "").startswith(
+    if row.score_details.get("verdict") == "sandbox_error" or str(row.reason or "").startswith(
         "sandbox error"
     ):
         return SANDBOX
@@ -50,26 +50,25 @@ def failure(row: dict[str, Any], ep: dict[str, Any] | None) -> str | None:
     if "internal_error" in kinds:
         return INTERNAL
     failed_calls = (
-        row.get("failed_calls")
-        or row.get("engine_errors")
+        row.failed_calls
+        or row.extra.get("engine_errors")  # the count's name in rows of older versions
         or "engine_error" in kinds
         or any(c.get("error") for c in ep.get("calls") or [])
     )
-    no_answer = row.get("answer") in (None, "")
-    if failed_calls and (no_answer or row.get("error")):
+    if failed_calls and (row.no_answer or row.error):
         return ENGINE
-    if _CRASH.match(str(row.get("error") or "")):
+    if _CRASH.match(str(row.error or "")):
         return INTERNAL
-    if not no_answer:
+    if not row.no_answer:
         return WRONG
-    return NO_ANSWER_CAUSES.get(str(row.get("no_answer_cause")), NO_ANSWER)
+    return NO_ANSWER_CAUSES.get(str(row.no_answer_cause), NO_ANSWER)
 
 
-def reference(row: dict[str, Any], ep: dict[str, Any] | None) -> str | None:
+def reference(row: ResultRow, ep: dict[str, Any] | None) -> str | None:
     """The reference answer, where the run recorded one (results or transcript)."""
-    details = row.get("score_details") or {}
+    details = row.score_details
     for value in (
-        row.get("reference"),
+        row.extra.get("reference"),  # results lines of older versions carried it
         (ep or {}).get("reference"),
         details.get("reference"),
         details.get("gold"),
@@ -85,10 +84,10 @@ def _budget(tokens: Any) -> str:
     return str(tokens)
 
 
-def ceo_decisions(row: dict[str, Any], ep: dict[str, Any] | None) -> list[dict[str, Any]]:
+def ceo_decisions(row: ResultRow, ep: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The CEO's plan of each round (after validation), from the result or the transcript."""
-    if row.get("ceo_decisions"):
-        return list(row["ceo_decisions"])
+    if row.ceo_decisions:
+        return list(row.ceo_decisions)
     return [e for e in (ep or {}).get("events") or [] if e.get("kind") == "ceo_decision"]
 
 
@@ -116,25 +115,26 @@ def _count(value: Any) -> int | float | None:
     return _number(value)
 
 
-def table_row(n: int, row: dict[str, Any], ep: dict[str, Any] | None) -> dict[str, Any]:
-    prompt_tokens = _number(row.get("prompt_tokens")) or 0
-    completion_tokens = _number(row.get("completion_tokens")) or 0
+def table_row(n: int, row: ResultRow, ep: dict[str, Any] | None) -> dict[str, Any]:
+    """The page's row of one result (the page's own keys, read by its script)."""
+    prompt_tokens = _number(row.prompt_tokens) or 0
+    completion_tokens = _number(row.completion_tokens) or 0
     return {
         "n": n,
-        "id": str(row.get("id")),
-        "repeat": int(row.get("repeat") or 0),
-        "correct": bool(row.get("correct")),
-        "answer": row.get("answer"),
+        "id": str(row.id),
+        "repeat": int(row.repeat or 0),
+        "correct": bool(row.correct),
+        "answer": row.answer,
         "reference": reference(row, ep),
-        "rounds": _count(row.get("rounds")),
-        "agents": _count(row.get("agents")),
-        "calls": _number(row.get("calls")),
+        "rounds": _count(row.rounds),
+        "agents": _count(row.agents),
+        "calls": _number(row.calls),
         "tokens": prompt_tokens + completion_tokens,
         "completion_tokens": completion_tokens,
-        "wall": _number(row.get("latency_s")),
+        "wall": _number(row.latency_s),
         "ceo": ceo_summary(ceo_decisions(row, ep)),
         "failure": failure(row, ep),
-        "reason": row.get("reason") or row.get("error"),
+        "reason": row.reason or row.error,
         **_trajectory(ep),
     }
 
@@ -167,24 +167,24 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def episode_body(row: dict[str, Any], ep: dict[str, Any] | None) -> dict[str, Any]:
+def episode_body(row: ResultRow, ep: dict[str, Any] | None) -> dict[str, Any]:
     """Everything of one attempt the page can show when the problem is opened."""
     ep = ep or {}
     return {
-        "id": row.get("id"),
-        "repeat": row.get("repeat", 0),
+        "id": row.id,
+        "repeat": row.repeat,
         "attempt": ep.get("attempt"),
         "schema": ep.get("schema"),
         "mas": ep.get("mas"),
         "started_at": ep.get("started_at"),
         "prompt": ep.get("prompt"),
         "response": ep.get("response"),
-        "answer": row.get("answer"),
+        "answer": row.answer,
         "reference": reference(row, ep),
-        "correct": bool(row.get("correct")),
-        "reason": row.get("reason"),
-        "error": row.get("error") or ep.get("error"),
-        "judge": (row.get("score_details") or {}).get("judge"),
+        "correct": bool(row.correct),
+        "reason": row.reason,
+        "error": row.error or ep.get("error"),
+        "judge": row.score_details.get("judge"),
         "missing": not ep,
         **_trajectory(ep),
         "items": [_item(x) for x in timeline(ep)] if ep else [],

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from harness.report.cli import parse_args, run  # noqa: E402
+from harness.rows import Summary  # noqa: E402
 from harness.tracking import build_tracker  # noqa: E402
 from tests.report.helpers import write_run  # noqa: E402
 from tests.tracking.helpers import ROWS, composed, plain_config, write_store  # noqa: E402
@@ -44,7 +45,7 @@ def bench_tracker(rows: int) -> None:
             tracker.progress(i, rows, i // 2, 100 * i, 0.01 * i)
             costs.append(time.perf_counter() - t)
         t = time.perf_counter()
-        tracker.finish(summary)
+        tracker.finish(Summary.from_json(summary))
         finish_s = time.perf_counter() - t
         print(f"tracker start(): {start_ms:.2f} ms on the caller (wandb.init runs behind it)")
         print(

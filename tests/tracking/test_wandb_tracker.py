@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+from harness.rows import ResultRow, Summary
 from harness.tracking import Tracker, build_tracker
 from harness.tracking.naming import wandb_run_id
 from tests.tracking.helpers import ROWS, plain_config, write_store
@@ -23,8 +24,8 @@ def _track(cfg, run_dir, summary, info=None, progress=((1, 2, 1, 300, 1.5), (2, 
     for p in progress:
         tracker.progress(*p)
     for row in ROWS:
-        tracker.result(row)
-    tracker.finish(summary)
+        tracker.result(ResultRow.from_json(row))
+    tracker.finish(Summary.from_json(summary))
     assert tracker.wait(120), "W&B did not finish"
     return tracker
 
@@ -113,7 +114,7 @@ def test_points_tracked_at_once_in_one_process_stay_apart(tmp_path, tracking_cfg
         for i, tracker in enumerate(trackers):
             tracker.progress(step, 3, i, 10 * step, float(step))
     for tracker, summary in zip(trackers, summaries, strict=True):
-        tracker.finish(summary)
+        tracker.finish(Summary.from_json(summary))
     assert all(t.wait(120) for t in trackers)
     for i, tokens in enumerate((16, 32)):
         view = run_view(offline_runs(tmp_path / f"p{i}")[0])
@@ -160,6 +161,7 @@ def test_a_wandb_failure_is_one_warning_and_the_run_goes_on(tmp_path):
         from pathlib import Path
         sys.path.insert(0, {ROOT!r})
         logging.basicConfig(level=logging.WARNING)
+        from harness.rows import Summary
         from harness.tracking import Tracker, build_tracker
         from tests.tracking.helpers import composed, plain_config, write_store
         cfg = composed(
@@ -175,7 +177,7 @@ def test_a_wandb_failure_is_one_warning_and_the_run_goes_on(tmp_path):
             kinds.append(type(tracker).__name__)
             tracker.start(run_dir, plain_config(cfg), {{}})
             tracker.progress(1, 2, 1, 10, 1.0)
-            tracker.finish(summary)  # waits for W&B up to finish_timeout_s (30 s)
+            tracker.finish(Summary.from_json(summary))  # waits for W&B up to finish_timeout_s (30 s)
             # W&B gave up at its init_timeout_s (3 s), so finish found it done; had W&B gone
             # on to its own default (90 s), finish would have stopped waiting with it still busy
             assert tracker.wait(0), "W&B still busy after finish_timeout_s"
@@ -211,6 +213,7 @@ def test_a_process_that_exits_right_after_finish_leaves_a_whole_wandb_run(tmp_pa
         import sys
         from pathlib import Path
         sys.path.insert(0, {ROOT!r})
+        from harness.rows import Summary
         from harness.tracking import build_tracker
         from tests.tracking.helpers import composed, plain_config, write_store
         cfg = composed("tracking.wandb.mode=offline")
@@ -219,7 +222,7 @@ def test_a_process_that_exits_right_after_finish_leaves_a_whole_wandb_run(tmp_pa
             summary = write_store(run_dir, accuracy=0.25 * i)
             tracker = build_tracker(cfg.tracking)
             tracker.start(run_dir, plain_config(cfg), {{}})
-            tracker.finish(summary)
+            tracker.finish(Summary.from_json(summary))
         """
     )
     r = subprocess.run(

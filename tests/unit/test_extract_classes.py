@@ -230,6 +230,7 @@ def test_no_answer_cause_reaches_row_summary_viewer_and_report() -> None:
     from harness.report.entries import make_entries
     from harness.report.points import Point
     from harness.report.render import dataframe, markdown
+    from harness.rows import ResultRow
     from harness.summary import no_answer_causes
     from harness.view.records import NO_ANSWER, NO_ANSWER_CAUSES, failure
 
@@ -242,11 +243,14 @@ def test_no_answer_cause_reaches_row_summary_viewer_and_report() -> None:
     assert no_answer_cause(Score(False, None, "scoring error: boom")) == "scoring_error"
     assert no_answer_cause(Score(True, "B")) is None
     rows = [
-        {"id": "1", "correct": False, "answer": None, "no_answer_cause": SEVERAL},
-        {"id": "2", "correct": False, "answer": None, "no_answer_cause": NO_ANCHOR},
-        {"id": "3", "correct": False, "answer": None, "no_answer_cause": SEVERAL},
-        {"id": "4", "correct": True, "answer": "B", "no_answer_cause": None},
-        {"id": "5", "correct": False, "answer": None},  # written before causes were recorded
+        ResultRow.from_json(r)
+        for r in (
+            {"id": "1", "correct": False, "answer": None, "no_answer_cause": SEVERAL},
+            {"id": "2", "correct": False, "answer": None, "no_answer_cause": NO_ANCHOR},
+            {"id": "3", "correct": False, "answer": None, "no_answer_cause": SEVERAL},
+            {"id": "4", "correct": True, "answer": "B", "no_answer_cause": None},
+            {"id": "5", "correct": False, "answer": None},  # from before causes were recorded
+        )
     ]
     assert no_answer_causes(rows) == {NO_ANCHOR: 1, SEVERAL: 2, "unknown": 1}
     assert failure(rows[0], None) == NO_ANSWER_CAUSES[SEVERAL]

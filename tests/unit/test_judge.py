@@ -1,9 +1,10 @@
 import pytest
 
 from harness.errors import ConfigError
+from harness.rows import ResultRow, Summary
 from harness.run_settings import judge_model_settings
 from harness.scoring.judge import parse_verdict
-from harness.summary import _judge_summary
+from harness.summary import _add_judge
 
 
 @pytest.mark.parametrize(
@@ -26,13 +27,22 @@ def test_unknown_judge_model_lists_accepted_names():
 
 def test_judge_figures_sit_beside_the_symbolic_ones():
     rows = [
-        {"correct": True, "judge_correct": True},
-        {"correct": False, "judge_correct": True},
-        {"correct": False, "judge_correct": None},
+        ResultRow("1", correct=True, judge_correct=True),
+        ResultRow("2", correct=False, judge_correct=True),
+        ResultRow("3", correct=False, judge_correct=None),  # the judge's reply was unparsed
     ]
-    s = _judge_summary(rows)
-    assert s == {"judge_n": 2, "judge_unparsed": 1, "judge_accuracy": 1.0, "judge_agreement": 0.5}
-    assert _judge_summary([{"correct": True}]) == {}
+    s = Summary()
+    _add_judge(s, rows)
+    judge = {k: v for k, v in s.to_json().items() if k.startswith("judge_")}
+    assert judge == {
+        "judge_n": 2,
+        "judge_unparsed": 1,
+        "judge_accuracy": 1.0,
+        "judge_agreement": 0.5,
+    }
+    unjudged = Summary()
+    _add_judge(unjudged, [ResultRow("1", correct=True)])
+    assert not any(k.startswith("judge_") for k in unjudged.to_json())  # no judge: no keys
 
 
 def test_the_judge_model_is_read_with_the_run_settings():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.rows import ResultRow
 from harness.view.__main__ import main
 from harness.view.embed import csp_hash, script_json, to_json
 from harness.view.load import load_run
@@ -152,10 +153,11 @@ def test_legacy_rows_without_attempt_show_the_last_transcript(fixture_run: Path)
         ({"correct": False, "answer": None}, [{"kind": "engine_error"}], ENGINE),
         ({"correct": False, "answer": None, "error": "KeyError: 'x'"}, [], INTERNAL),
         ({"correct": False, "answer": "5"}, [{"kind": "internal_error"}], INTERNAL),
+        ({"correct": False, "answer": None, "engine_errors": 1}, [], ENGINE),  # an older row
     ],
 )  # fmt: skip
 def test_failure_kinds(row, events, expected):
-    assert failure(row, {"events": events, "calls": []}) == expected
+    assert failure(ResultRow.from_json(row), {"events": events, "calls": []}) == expected
 
 
 def test_ceo_summary():
