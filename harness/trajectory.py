@@ -119,9 +119,27 @@ async def _annotate(
     if not calls:
         return []
     adopted = adopted_seqs(transcript, calls)
+    grades = await _grade_distinct(calls, score, transcript.get("response"), final)
+    added = _graded_events(calls, grades, adopted, _last_seq(transcript))
+    transcript.setdefault("events", []).extend(added)
+    return added
+
+
+def _output(call: dict[str, Any]) -> str:
+    return str(call.get("output") or "")
+
+
+async def _grade_distinct(
+    calls: list[dict[str, Any]],
+    score: Callable[[str], Awaitable[Score]],
+    response: Any,
+    final: Score,
+) -> dict[str, Score]:
+    """The grade of each distinct answer text, all graded at once; the final response reuses
+    the episode's own score."""
     cache: dict[str, Score] = {}
-    if transcript.get("response") is not None:
-        cache[str(transcript["response"])] = final
+    if response is not None:
+        cache[str(response)] = final
 
     async def grade(text: str) -> Score:
         try:
@@ -129,15 +147,27 @@ async def _annotate(
         except Exception as exc:  # noqa: BLE001 - one ungradable draft must not cost the episode
             return Score(False, None, f"scoring error: {type(exc).__name__}: {exc}")
 
-    texts = list(dict.fromkeys(str(c.get("output") or "") for c in calls))
+    texts = list(dict.fromkeys(_output(c) for c in calls))
     todo = [t for t in texts if t not in cache]
     for text, got in zip(todo, await asyncio.gather(*(grade(t) for t in todo)), strict=True):
         cache[text] = got
-    seq = max(
+    return cache
+
+
+def _last_seq(transcript: dict[str, Any]) -> int:
+    """The highest seq of the episode's calls and events (new events are numbered after it)."""
+    return max(
         [int(x.get("seq") or 0) for x in (transcript.get("calls") or [])]
         + [int(x.get("seq") or 0) for x in (transcript.get("events") or [])]
         + [0]
     )
+
+
+def _graded_events(
+    calls: list[dict[str, Any]], grades: dict[str, Score], adopted: set[int], seq: int
+) -> list[dict[str, Any]]:
+    """One ``graded`` event per answer, and after each round's last answer the solution the
+    round ended with (the latest adopted answer, which may be from an earlier round)."""
     added: list[dict[str, Any]] = []
 
     def add(**data: Any) -> None:
@@ -147,7 +177,7 @@ async def _annotate(
 
     current: dict[str, Any] | None = None  # the latest adopted answer call
     for i, c in enumerate(calls):
-        got = cache[str(c.get("output") or "")]
+        got = grades[_output(c)]
         add(
             round=c.get("round"),
             call=c["seq"],
@@ -161,22 +191,24 @@ async def _annotate(
             current = c
         nxt = calls[i + 1] if i + 1 < len(calls) else None
         if nxt is None or nxt.get("round") != c.get("round"):
-            r = c.get("round")
-            status, answer = NO_ANSWER, None
-            if current is not None:
-                cur = cache[str(current.get("output") or "")]
-                status, answer = status_of(cur), _short(cur.answer)
-            add(
-                round=r,
-                call=None if current is None else current["seq"],
-                step=ROUND_FINAL,
-                iteration=0,
-                status=status,
-                answer=answer,
-                adopted=True,
-            )
-    transcript.setdefault("events", []).extend(added)
+            add(**_round_final(c.get("round"), current, grades))
     return added
+
+
+def _round_final(round_: Any, current: dict[str, Any] | None, grades: dict[str, Score]) -> dict:
+    status, answer = NO_ANSWER, None
+    if current is not None:
+        cur = grades[_output(current)]
+        status, answer = status_of(cur), _short(cur.answer)
+    return {
+        "round": round_,
+        "call": None if current is None else current["seq"],
+        "step": ROUND_FINAL,
+        "iteration": 0,
+        "status": status,
+        "answer": answer,
+        "adopted": True,
+    }
 
 
 def _short(answer: Any, limit: int = 300) -> str | None:
@@ -253,7 +285,24 @@ def episode_trajectory(ep: dict[str, Any]) -> Trajectory | None:
     if not graded:
         return None
     calls = sorted(ep.get("calls") or [], key=lambda c: c.get("seq") or 0)
-    # tokens spent up to each seq
+    spent = _tokens_spent(calls)
+    steps, flips = _steps(ep, graded, spent)
+    final = bool(ep.get("correct"))
+    return Trajectory(
+        steps=steps,
+        round_ends=_round_ends(steps, calls, spent),
+        evaluations=_evaluations(events, steps),
+        verdicts=_verdicts(events, steps),
+        first=steps[0].state,
+        final=final,
+        klass=_klass(steps, final),
+        flips=flips,
+        mismatch=(steps[-1].state == CORRECT) != final,
+    )
+
+
+def _tokens_spent(calls: list[dict[str, Any]]) -> Callable[[int], tuple[int, int]]:
+    """(all tokens, completion tokens) of the calls up to and including a seq."""
     cum_total: list[tuple[int, int, int]] = []
     total = completion = 0
     for c in calls:
@@ -269,21 +318,26 @@ def episode_trajectory(ep: dict[str, Any]) -> Trajectory | None:
             t, cc = a, b
         return t, cc
 
-    ceo_rounds = {e.get("round") for e in events if e.get("kind") == "ceo_decision"}
+    return spent
+
+
+def _steps(
+    ep: dict[str, Any],
+    graded: list[dict[str, Any]],
+    spent: Callable[[int], tuple[int, int]],
+) -> tuple[list[Step], list[dict[str, Any]]]:
+    """The steps in call order, each with the system's answer after it, and the steps that
+    flipped that answer between right and not right."""
+    ceo_rounds = {e.get("round") for e in ep.get("events") or [] if e.get("kind") == "ceo_decision"}
     steps: list[Step] = []
     state = NO_ANSWER
     flips: list[dict[str, Any]] = []
     for e in sorted(graded, key=lambda e: e.get("call") or 0):
         r, it, seq = int(e.get("round") or 0), int(e.get("iteration") or 0), int(e["call"])
         step = str(e.get("step"))
-        if not steps:
-            kind = FIRST
-        elif step == "revise":
-            kind = REVISION
-        else:
-            kind = CEO_DIRECTION if (ep.get("mas") == "ceo" or r in ceo_rounds) else NEW_ROUND
+        kind = _step_kind(ep, step, r, ceo_rounds, first=not steps)
         before = state
-        if e.get("adopted"):
+        if e.get("adopted"):  # an answer that was not adopted leaves the system's answer
             state = str(e.get("status"))
         if steps and (before == CORRECT) != (state == CORRECT):
             direction = "right_to_wrong" if before == CORRECT else "wrong_to_right"
@@ -305,15 +359,33 @@ def episode_trajectory(ep: dict[str, Any]) -> Trajectory | None:
                 comp,
             )
         )
+    return steps, flips
 
-    def state_at(seq: int | None) -> str:
-        st = NO_ANSWER
-        for s in steps:
-            if seq is not None and s.seq > seq:
-                break
-            st = s.state
-        return st
 
+def _step_kind(ep: dict[str, Any], step: str, round_: int, ceo_rounds: set, first: bool) -> str:
+    """What made the step: the first proposal, a revision, or a new round (under the CEO's
+    direction when the system is mas=ceo or the CEO decided that round)."""
+    if first:
+        return FIRST
+    if step == "revise":
+        return REVISION
+    return CEO_DIRECTION if (ep.get("mas") == "ceo" or round_ in ceo_rounds) else NEW_ROUND
+
+
+def _state_at(steps: list[Step], seq: int | None) -> str:
+    """The system's answer as of ``seq`` (after the last step at or before it)."""
+    state = NO_ANSWER
+    for s in steps:
+        if seq is not None and s.seq > seq:
+            break
+        state = s.state
+    return state
+
+
+def _round_ends(
+    steps: list[Step], calls: list[dict[str, Any]], spent: Callable[[int], tuple[int, int]]
+) -> list[dict[str, Any]]:
+    """The answer and the tokens spent at the end of each round (its last call of any role)."""
     round_ends = []
     for r in sorted({s.round for s in steps}):
         last = max(
@@ -321,53 +393,57 @@ def episode_trajectory(ep: dict[str, Any]) -> Trajectory | None:
         )
         tokens, comp = spent(last)
         round_ends.append(
-            {"round": r, "state": state_at(last), "tokens": tokens, "completion_tokens": comp}
+            {
+                "round": r,
+                "state": _state_at(steps, last),
+                "tokens": tokens,
+                "completion_tokens": comp,
+            }
         )
-    evaluations = [
+    return round_ends
+
+
+def _evaluations(events: list[dict[str, Any]], steps: list[Step]) -> list[dict[str, Any]]:
+    """The evaluator's verdicts, each with the answer it judged."""
+    return [
         {
             "round": e.get("round"),
             "accepted": bool(e.get("correct")),
             "parsed": e.get("parsed", True),
-            "state": state_at(e.get("call")),
+            "state": _state_at(steps, e.get("call")),
             "seq": e.get("call"),
         }
         for e in events
         if e.get("kind") == "evaluation"
     ]
-    verdicts = [
+
+
+def _verdicts(events: list[dict[str, Any]], steps: list[Step]) -> list[dict[str, Any]]:
+    """The critics' agree/disagree verdicts, each with the answer it judged."""
+    return [
         {
             "round": e.get("round"),
             "iteration": e.get("iteration"),
             "agent": e.get("agent"),
             "agree": e.get("agree"),
-            "state": state_at(e.get("call")),
+            "state": _state_at(steps, e.get("call")),
             "seq": e.get("call"),
         }
         for e in events
         if e.get("kind") == "verdict"
     ]
+
+
+def _klass(steps: list[Step], final: bool) -> str:
+    """The episode's class (CLASSES) from its answer over the steps and its own final score."""
     first = steps[0].state
-    final = bool(ep.get("correct"))
     ever_right = any(s.state == CORRECT for s in steps) or final
     ever_wrong = any(s.state != CORRECT for s in steps)
     if final:
         if first != CORRECT:
-            klass = RESCUED
-        else:
-            klass = RECOVERED if ever_wrong else RIGHT_THROUGHOUT
-    else:
-        klass = TALKED_OUT if ever_right else WRONG_THROUGHOUT
-    return Trajectory(
-        steps=steps,
-        round_ends=round_ends,
-        evaluations=evaluations,
-        verdicts=verdicts,
-        first=first,
-        final=final,
-        klass=klass,
-        flips=flips,
-        mismatch=(state == CORRECT) != final,
-    )
+            return RESCUED
+        return RECOVERED if ever_wrong else RIGHT_THROUGHOUT
+    return TALKED_OUT if ever_right else WRONG_THROUGHOUT
 
 
 def flip_seq(traj: Trajectory) -> int | None:

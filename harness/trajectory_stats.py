@@ -67,8 +67,22 @@ def trajectory_stats(episodes: Iterable[tuple[str, Trajectory]]) -> dict[str, An
     eps = [(str(i), t) for i, t in episodes if t is not None]
     if not eps:
         return {}
-    ids = [i for i, _ in eps]
     out: dict[str, Any] = {"trajectory_n": len(eps)}
+    out.update(_accuracy_fields(eps))
+    out.update(_flip_fields(eps))
+    out.update(_class_fields(eps))
+    out.update(_evaluator_fields(eps))
+    out.update(_critic_fields(eps))
+    out["trajectory_curve"] = curve(eps)
+    out["trajectory_grading_errors"] = sum(1 for _, t in eps for s in t.steps if s.status == ERROR)
+    out["trajectory_final_mismatch"] = sum(1 for _, t in eps if t.mismatch)
+    return out
+
+
+def _accuracy_fields(eps: list[tuple[str, Trajectory]]) -> dict[str, Any]:
+    """Accuracy of the first proposal and of the final answer, and the gain between them."""
+    ids = [i for i, _ in eps]
+    out: dict[str, Any] = {}
     first = [float(t.first == CORRECT) for _, t in eps]
     final = [float(t.final) for _, t in eps]
     for name, vals in (("first_proposal", first), ("final", final)):
@@ -76,58 +90,66 @@ def trajectory_stats(episodes: Iterable[tuple[str, Trajectory]]) -> dict[str, An
         out[f"{name}_accuracy"], out[f"{name}_stderr"] = _r(mean), _r(se)
     gain, gain_se = mean_se([b - a for a, b in zip(first, final, strict=True)], ids)
     out["discussion_gain"], out["discussion_gain_stderr"] = _r(gain), _r(gain_se)
+    return out
 
-    # flips, attributed to the step that made them
-    by_kind: dict[str, dict[str, int]] = {
-        k: {"right_to_wrong": 0, "wrong_to_right": 0, "steps": 0, "from_right": 0, "from_wrong": 0}
-        for k in KINDS
-    }
+
+def _flip_row() -> dict[str, int]:
+    return {"right_to_wrong": 0, "wrong_to_right": 0, "steps": 0, "from_right": 0, "from_wrong": 0}
+
+
+def _flip_fields(eps: list[tuple[str, Trajectory]]) -> dict[str, Any]:
+    """Flips of the system's answer, attributed to the kind of step and the step that made
+    them (every kind listed, steps only where some episode had one)."""
+    by_kind: dict[str, dict[str, int]] = {k: _flip_row() for k in KINDS}
     by_step: dict[str, dict[str, int]] = {}
     for _, t in eps:
         prev = None
         for s in t.steps:
             if prev is not None:
                 for table, key in ((by_kind, s.kind), (by_step, s.label)):
-                    row = table.setdefault(
-                        key,
-                        {
-                            "right_to_wrong": 0,
-                            "wrong_to_right": 0,
-                            "steps": 0,
-                            "from_right": 0,
-                            "from_wrong": 0,
-                        },
-                    )
+                    row = table.setdefault(key, _flip_row())
                     row["steps"] += 1
                     row["from_right" if prev == CORRECT else "from_wrong"] += 1
                     if (prev == CORRECT) != (s.state == CORRECT):
                         row["right_to_wrong" if prev == CORRECT else "wrong_to_right"] += 1
             prev = s.state
-    out["flips_right_to_wrong"] = sum(v["right_to_wrong"] for v in by_kind.values())
-    out["flips_wrong_to_right"] = sum(v["wrong_to_right"] for v in by_kind.values())
+    out: dict[str, Any] = {
+        "flips_right_to_wrong": sum(v["right_to_wrong"] for v in by_kind.values()),
+        "flips_wrong_to_right": sum(v["wrong_to_right"] for v in by_kind.values()),
+    }
     for kind in (REVISION, NEW_ROUND, CEO_DIRECTION):
         out[f"flips_right_to_wrong_{kind}"] = by_kind[kind]["right_to_wrong"]
         out[f"flips_wrong_to_right_{kind}"] = by_kind[kind]["wrong_to_right"]
     out["flips_by_kind"] = by_kind
     out["flips_by_step"] = dict(sorted(by_step.items(), key=lambda kv: _order(kv[0])))
+    return out
 
+
+def _class_fields(eps: list[tuple[str, Trajectory]]) -> dict[str, Any]:
+    """How many episodes fell in each class, and the rescued and talked-out rates."""
+    ids = [i for i, _ in eps]
     classes = {c: 0 for c in CLASSES}
     for _, t in eps:
         classes[t.klass] += 1
-    out["trajectory_classes"] = classes
+    out: dict[str, Any] = {"trajectory_classes": classes}
     out.update(_rate([t.klass == RESCUED for _, t in eps], ids, "rescued"))
     out.update(_rate([t.klass == TALKED_OUT for _, t in eps], ids, "talked_out"))
+    return out
 
-    # the evaluator's accept/reject against the truth (only verdicts it actually gave)
+
+def _evaluator_fields(eps: list[tuple[str, Trajectory]]) -> dict[str, Any]:
+    """The evaluator's accept/reject against the truth (only verdicts it actually gave)."""
     ev = [(i, e) for i, t in eps for e in t.evaluations if e.get("parsed", True)]
     acc = {"accepted_right": 0, "accepted_wrong": 0, "rejected_right": 0, "rejected_wrong": 0}
     for _, e in ev:
         right = e["state"] == CORRECT
         acc[f"{'accepted' if e['accepted'] else 'rejected'}_{'right' if right else 'wrong'}"] += 1
-    out["evaluator_n"] = len(ev)
-    out["evaluator_unparsed"] = sum(
-        1 for _, t in eps for e in t.evaluations if not e.get("parsed", True)
-    )
+    out: dict[str, Any] = {
+        "evaluator_n": len(ev),
+        "evaluator_unparsed": sum(
+            1 for _, t in eps for e in t.evaluations if not e.get("parsed", True)
+        ),
+    }
     for k, v in acc.items():
         out[f"evaluator_{k}"] = v
     on_wrong = [(i, e["accepted"]) for i, e in ev if e["state"] != CORRECT]
@@ -138,8 +160,11 @@ def trajectory_stats(episodes: Iterable[tuple[str, Trajectory]]) -> dict[str, An
     out.update(
         _rate([h for _, h in on_right], [i for i, _ in on_right], "evaluator_rejected_right")
     )
+    return out
 
-    # the critics' agree/disagree against the truth (abstentions counted apart)
+
+def _critic_fields(eps: list[tuple[str, Trajectory]]) -> dict[str, Any]:
+    """The critics' agree/disagree against the truth (abstentions counted apart)."""
     vs = [(i, v) for i, t in eps for v in t.verdicts]
     crit = {"agreed_right": 0, "agreed_wrong": 0, "disagreed_right": 0, "disagreed_wrong": 0}
     for _, v in vs:
@@ -147,8 +172,10 @@ def trajectory_stats(episodes: Iterable[tuple[str, Trajectory]]) -> dict[str, An
             continue
         right = v["state"] == CORRECT
         crit[f"{'agreed' if v['agree'] else 'disagreed'}_{'right' if right else 'wrong'}"] += 1
-    out["critic_verdicts_n"] = len(vs)
-    out["critics_abstained"] = sum(1 for _, v in vs if v["agree"] is None)
+    out: dict[str, Any] = {
+        "critic_verdicts_n": len(vs),
+        "critics_abstained": sum(1 for _, v in vs if v["agree"] is None),
+    }
     for k, v in crit.items():
         out[f"critics_{k}"] = v
     c_wrong = [
@@ -159,10 +186,6 @@ def trajectory_stats(episodes: Iterable[tuple[str, Trajectory]]) -> dict[str, An
     ]
     out.update(_rate([h for _, h in c_wrong], [i for i, _ in c_wrong], "critics_agreed_wrong"))
     out.update(_rate([h for _, h in c_right], [i for i, _ in c_right], "critics_disagreed_right"))
-
-    out["trajectory_curve"] = curve(eps)
-    out["trajectory_grading_errors"] = sum(1 for _, t in eps for s in t.steps if s.status == ERROR)
-    out["trajectory_final_mismatch"] = sum(1 for _, t in eps if t.mismatch)
     return out
 
 
