@@ -377,7 +377,24 @@ def extract_letter(
         return _none(body, EMPTY, "empty response")
     norm = unicodedata.normalize("NFKC", body)
     plain = plain_letters_text(norm)
-    statements: list[tuple[int, str, str]] = []  # (position in `norm`, kind, what it states)
+    found, unreadable = _from_statements(_letter_statements(norm, letters), letters, choices)
+    if found is not None:
+        return found
+    lines = [ln for ln in plain.strip().splitlines() if ln.strip()]
+    found = _from_lines(lines, letters)
+    if found is None:
+        found = _from_weak_statements(plain, lines, letters, choices)
+    if found is not None:
+        return found
+    if unreadable is not None:
+        return Extraction(None, "none", f"no choice letter in the answer: {unreadable[:60]!r}",
+                          UNPARSEABLE)  # fmt: skip
+    return _none(body, NO_ANCHOR, "no answer statement and no letter")
+
+
+def _letter_statements(norm: str, letters: str) -> list[tuple[int, str, str]]:
+    """(position in ``norm``, kind, what it states) of every answer statement, in order."""
+    statements: list[tuple[int, str, str]] = []
     for content, start, _ in boxes(norm):
         statements.append((start, "boxed", plain_letters_text(content)))
     for m in _ANCHOR.finditer(norm):
@@ -386,12 +403,20 @@ def extract_letter(
         if m.group(1).upper() in letters and not _NEGATION.search(m.group(0)):
             statements.append((m.start(), "is_correct", m.group(1)))
     statements.sort(key=lambda s: s[0])
+    return statements
+
+
+def _from_statements(
+    statements: list[tuple[int, str, str]], letters: str, choices: list[str] | None
+) -> tuple[Extraction | None, str | None]:
+    """The answer of the last statement that names one (a hedge ends the search unanswered),
+    and the last statement that named nothing readable (None when there was none)."""
     unreadable = None
     for _, kind, seg in reversed(statements):
         letter, cause = _read_statement(seg, letters, lower_ok=kind == "boxed")
         if cause == SEVERAL:
             return Extraction(None, "none", f"the final answer names several choices: {seg!r}",
-                              SEVERAL)  # fmt: skip
+                              SEVERAL), None  # fmt: skip
         if letter is None and kind == "boxed":
             letter = _leading_letter(seg, letters + letters.lower())  # "\boxed{B) 42}"
             letter = letter.upper() if letter else None
@@ -399,26 +424,37 @@ def extract_letter(
             got, cause = _choice_text(seg, choices, letters)
             if cause == SEVERAL:
                 return Extraction(None, "none", f"the final answer states several choices: "
-                                  f"{seg[:60]!r}", SEVERAL)  # fmt: skip
+                                  f"{seg[:60]!r}", SEVERAL), None  # fmt: skip
             if got:
-                return Extraction(got, "choice_text", "the answer states a choice's text")
+                return Extraction(got, "choice_text", "the answer states a choice's text"), None
         if letter is not None:
             note = None if kind == "boxed" else f"read from {kind!r} statement"
-            return Extraction(letter, kind if kind != "is_correct" else "answer_is", note)
+            return Extraction(letter, kind if kind != "is_correct" else "answer_is", note), None
         unreadable = unreadable or seg
-    lines = [ln for ln in plain.strip().splitlines() if ln.strip()]
+    return None, unreadable
+
+
+def _from_lines(lines: list[str], letters: str) -> Extraction | None:
+    """Without a statement: the reply's first or last line is its letter or begins with it,
+    or the last line ends in ": X" (lm-eval's bare-letter fallback, here only on that line)."""
     # a reply that lists the choices ("A) …", "B) …") does not answer by its first or last line
     listed = {_leading_letter(ln, letters) for ln in lines} - {None}
     for where, line in (("leading", lines[0]), ("last_line", lines[-1])) * (len(listed) < 2):
         letter = _leading_letter(line, letters)
         if letter:
             return Extraction(letter, where, f"no answer statement; the reply's {where} letter")
-    # a last line ending in ": X" (lm-eval's bare-letter fallback, here only on the last line)
     m = re.search(rf":\s*[(\[]?([{letters}])[)\]]?[\s.]*$", lines[-1])
     if m:
         return Extraction(m.group(1), "last_line", "no answer statement; the last line's letter")
-    weak = list(_WEAK_ANCHOR.finditer(plain))
-    for m in reversed(weak):
+    return None
+
+
+def _from_weak_statements(
+    plain: str, lines: list[str], letters: str, choices: list[str] | None
+) -> Extraction | None:
+    """Weaker statements ("I think it's B"), then the text of one choice in the reply's end;
+    a reply that ends between several choices is never credited."""
+    for m in reversed(list(_WEAK_ANCHOR.finditer(plain))):
         letter, cause = _read_statement(_segment(plain, m.end())[:40], letters, lower_ok=False)
         if cause == SEVERAL:
             return Extraction(None, "none", "the reply ends between several choices", SEVERAL)
@@ -432,10 +468,7 @@ def extract_letter(
         return Extraction(got, "choice_text", "no letter; the reply states a choice's text")
     if len(set(_letter_token(letters).findall(lines[-1]))) > 1 and _HEDGE.search(lines[-1]):
         return Extraction(None, "none", "the reply ends between several choices", SEVERAL)
-    if unreadable is not None:
-        return Extraction(None, "none", f"no choice letter in the answer: {unreadable[:60]!r}",
-                          UNPARSEABLE)  # fmt: skip
-    return _none(body, NO_ANCHOR, "no answer statement and no letter")
+    return None
 
 
 # -- code --------------------------------------------------------------------------------------
@@ -545,58 +578,86 @@ def extract_code(
     if not body.strip():
         return _none(body, EMPTY, "empty response")
     blocks = code_blocks(body)
-    py = [c for lang, c in blocks if lang in PYTHON_TAGS]
-    note = None
-    if entry_point and any(_defines(c, entry_point) for c in py):
-        candidate, method = [c for c in py if _defines(c, entry_point)][-1], "fenced"
-    elif py:
-        candidate, method = py[-1], "fenced"
-        note = f"no block defines {entry_point}; used the last one" if entry_point else None
-    elif blocks:
-        candidate, method = blocks[-1][1], "fenced_other"
-        note = "no python block; used the last fence"
-    else:
-        candidate, method = body, "raw"
-        note = "no fenced block; graded the code in the raw text"
-    if (
-        prompt
-        and entry_point
-        and _defines(prompt, entry_point)
-        and not _defines(candidate, entry_point)
-    ):
-        lines = candidate.strip("\n").splitlines()
-        if lines and not re.search(r"^(?:async\s+)?(?:def|class)\s", candidate, re.M):
-            # the first line lost its indentation when the reply was stripped
-            indent = next(
-                (ln[: len(ln) - len(ln.lstrip())] for ln in lines[1:] if ln[:1].isspace()), "    "
-            )
-            if not lines[0][:1].isspace():
-                lines[0] = indent + lines[0]
-            joined = prompt.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
-            if _syntax_ok(joined):
-                candidate, method = joined, "completion"
-                note = "the reply is the function's body; the prompt was put in front"
+    candidate, method, note = _code_candidate(body, blocks, entry_point)
+    completed = _as_completion(candidate, prompt, entry_point)
+    if completed is not None:
+        candidate, method = completed, "completion"
+        note = "the reply is the function's body; the prompt was put in front"
     try:
-        code = sanitize_code(candidate, entry_point).strip()
-        wanted = keep & _top_level_names(candidate)
-        if entry_point and wanted - _top_level_names(code):
-            code = sanitize_code(candidate, None).strip()
+        code = _sanitized(candidate, entry_point, keep)
     except Exception as exc:  # noqa: BLE001 - tree-sitter on arbitrary text
         return Extraction(None, "none", f"sanitizer failed: {type(exc).__name__}", UNPARSEABLE)
-    # evalplus skips functions without a `return` (generators): when that drops the entry point
-    # or a helper the kept code calls, keep every definition instead (own rule, said so)
-    lost = _top_level_names(candidate) - _top_level_names(code)
-    used = set(re.findall(r"[A-Za-z_]\w*", code)) | ({entry_point} if entry_point else set())
-    if lost & used and _syntax_ok(candidate):
-        code = _definitions_only(candidate)
-        note = f"the sanitizer dropped {', '.join(sorted(lost & used))}; kept every definition"
-    elif _syntax_ok(code) and _definitions_only(code) != code:
-        # evalplus's fallback (nothing kept: a generator entry point) returns the whole run of
-        # code, prints and asserts included: those go, as on its main path
-        code = _definitions_only(code)
+    code, dropped = _definitions_kept(candidate, code, entry_point)
+    if dropped is not None:
+        note = dropped
     has_code = _syntax_ok(code) and re.search(r"^\s*(?:async\s+)?(?:def|class)\s", code, re.M)
     if code and has_code and (not entry_point or _defines(code, entry_point) or method != "raw"):
         return Extraction(code, method, note)
     if blocks or _defines(body, entry_point) or re.search(r"^\s*def\s", body, re.M):
         return Extraction(None, "none", "no code that parses defines the solution", UNPARSEABLE)
     return _none(body, NO_ANCHOR, "no code block")
+
+
+def _code_candidate(
+    body: str, blocks: list[tuple[str, str]], entry_point: str | None
+) -> tuple[str, str, str | None]:
+    """(candidate, method, note): the fenced block to grade, or the reply itself."""
+    py = [c for lang, c in blocks if lang in PYTHON_TAGS]
+    if entry_point and any(_defines(c, entry_point) for c in py):
+        return [c for c in py if _defines(c, entry_point)][-1], "fenced", None
+    if py:
+        note = f"no block defines {entry_point}; used the last one" if entry_point else None
+        return py[-1], "fenced", note
+    if blocks:
+        return blocks[-1][1], "fenced_other", "no python block; used the last fence"
+    return body, "raw", "no fenced block; graded the code in the raw text"
+
+
+def _as_completion(candidate: str, prompt: str | None, entry_point: str | None) -> str | None:
+    """The prompt followed by the candidate, when the candidate is only the body of the
+    function the prompt defines (and the two parse together); else None."""
+    if not (
+        prompt
+        and entry_point
+        and _defines(prompt, entry_point)
+        and not _defines(candidate, entry_point)
+    ):
+        return None
+    lines = candidate.strip("\n").splitlines()
+    if not lines or re.search(r"^(?:async\s+)?(?:def|class)\s", candidate, re.M):
+        return None
+    # the first line lost its indentation when the reply was stripped
+    indent = next(
+        (ln[: len(ln) - len(ln.lstrip())] for ln in lines[1:] if ln[:1].isspace()), "    "
+    )
+    if not lines[0][:1].isspace():
+        lines[0] = indent + lines[0]
+    joined = prompt.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
+    return joined if _syntax_ok(joined) else None
+
+
+def _sanitized(candidate: str, entry_point: str | None, keep: set[str] | frozenset[str]) -> str:
+    """evalplus's sanitizer on the candidate; without the entry point when that would drop a
+    name in ``keep`` the candidate defines."""
+    code = sanitize_code(candidate, entry_point).strip()
+    wanted = keep & _top_level_names(candidate)
+    if entry_point and wanted - _top_level_names(code):
+        code = sanitize_code(candidate, None).strip()
+    return code
+
+
+def _definitions_kept(candidate: str, code: str, entry_point: str | None) -> tuple[str, str | None]:
+    """The sanitized code, or every definition of the candidate when the sanitizer dropped
+    one the code needs; with the note saying so (None when nothing was dropped)."""
+    # evalplus skips functions without a `return` (generators): when that drops the entry point
+    # or a helper the kept code calls, keep every definition instead (own rule, said so)
+    lost = _top_level_names(candidate) - _top_level_names(code)
+    used = set(re.findall(r"[A-Za-z_]\w*", code)) | ({entry_point} if entry_point else set())
+    if lost & used and _syntax_ok(candidate):
+        note = f"the sanitizer dropped {', '.join(sorted(lost & used))}; kept every definition"
+        return _definitions_only(candidate), note
+    if _syntax_ok(code) and _definitions_only(code) != code:
+        # evalplus's fallback (nothing kept: a generator entry point) returns the whole run of
+        # code, prints and asserts included: those go, as on its main path
+        return _definitions_only(code), None
+    return code, None
