@@ -137,19 +137,9 @@ class TransformersEngine(Engine):
         """One left-padded ``generate`` for the batch; a request the context cannot hold
         fails alone (``RequestRejected``) instead of failing the batch."""
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
 
         tok = self.tokenizer
-        results: list[Any] = [None] * len(requests)
-        rows: list[tuple[int, list[int], int, dict[str, int] | None]] = []
-        for i, r in enumerate(requests):
-            ids = prompt_ids(tok, r)
-            try:
-                sent, clamp = clamp_max_tokens(r.params.max_tokens, len(ids), self.context_len)
-            except RequestRejected as exc:
-                results[i] = exc
-                continue
-            rows.append((i, ids, sent, clamp))
+        results, rows = self._admit(requests)
         if not rows:
             return results
         enc = tok.pad({"input_ids": [ids for _, ids, _, _ in rows]}, return_tensors="pt").to(
@@ -157,44 +147,40 @@ class TransformersEngine(Engine):
         )
         prompt_len = enc["input_ids"].shape[1]
         limits = torch.tensor([sent for _, _, sent, _ in rows], device=self.device)
-
-        class PerRowLimit(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return (input_ids.shape[1] - prompt_len) >= limits
-
         p = requests[0].params
-        sample = p.temperature > 0
-        gen_kwargs: dict[str, Any] = {
-            "max_new_tokens": int(limits.max()),
-            "do_sample": sample,
-            "pad_token_id": tok.pad_token_id,
-            "stopping_criteria": StoppingCriteriaList([PerRowLimit()]),
-        }
-        if p.stop:  # the batch shares its stop strings (see _take_batch)
-            gen_kwargs.update(stop_strings=list(p.stop), tokenizer=tok)
-        if sample:
-            gen_kwargs.update(temperature=p.temperature, top_p=p.top_p)
+        gen_kwargs = _generate_kwargs(tok, p, prompt_len, limits)
+        if p.temperature > 0 and p.seed is not None:
             # HF generate takes one generator for the batch: a row's sample depends on the
             # batch it ran in. Exactly reproducible sampling needs the vLLM engine.
-            if p.seed is not None:
-                torch.manual_seed(p.seed)
+            torch.manual_seed(p.seed)
         with torch.inference_mode():
             out = self.model.generate(**enc, **gen_kwargs)
         self.batches.append(len(rows))
         eos_ids = _eos_ids(self.model, tok)
         for row, (i, ids, sent, clamp) in enumerate(rows):
-            new = out[row, prompt_len:].tolist()[:sent]
-            finish = "length"
-            for j, t in enumerate(new):
-                if t in eos_ids:
-                    new, finish = new[: j + 1], "stop"
-                    break
-            text = tok.decode(new, skip_special_tokens=True)
-            text, stopped = _cut_at_stop(text, p.stop)
+            new, finish = _until_eos(out[row, prompt_len:].tolist()[:sent], eos_ids)
+            text, stopped = _cut_at_stop(tok.decode(new, skip_special_tokens=True), p.stop)
             if stopped:
                 finish = "stop"
             results[i] = Completion(text, len(ids), len(new), finish, clamp=clamp)
         return results
+
+    def _admit(
+        self, requests: list[Request]
+    ) -> tuple[list[Any], list[tuple[int, list[int], int, dict[str, int] | None]]]:
+        """(results, rows): the rejection of each request the context cannot hold, in its
+        place in ``results``, and (index, prompt ids, max tokens, clamp) of the others."""
+        results: list[Any] = [None] * len(requests)
+        rows: list[tuple[int, list[int], int, dict[str, int] | None]] = []
+        for i, r in enumerate(requests):
+            ids = prompt_ids(self.tokenizer, r)
+            try:
+                sent, clamp = clamp_max_tokens(r.params.max_tokens, len(ids), self.context_len)
+            except RequestRejected as exc:
+                results[i] = exc
+                continue
+            rows.append((i, ids, sent, clamp))
+        return results, rows
 
     async def release(self) -> None:
         # The model stays loaded for the next run of this process (the next sweep point).
@@ -208,6 +194,38 @@ class TransformersEngine(Engine):
             self._worker.cancel()
             self._worker = None
         self.model = None
+
+
+def _generate_kwargs(tok: Any, p: Any, prompt_len: int, limits: Any) -> dict[str, Any]:
+    """``generate``'s settings for a batch that shares its sampling settings (_take_batch);
+    each row stops at its own token limit (``limits``)."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class PerRowLimit(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return (input_ids.shape[1] - prompt_len) >= limits
+
+    sample = p.temperature > 0
+    gen_kwargs: dict[str, Any] = {
+        "max_new_tokens": int(limits.max()),
+        "do_sample": sample,
+        "pad_token_id": tok.pad_token_id,
+        "stopping_criteria": StoppingCriteriaList([PerRowLimit()]),
+    }
+    if p.stop:
+        gen_kwargs.update(stop_strings=list(p.stop), tokenizer=tok)
+    if sample:
+        gen_kwargs.update(temperature=p.temperature, top_p=p.top_p)
+    return gen_kwargs
+
+
+def _until_eos(new: list[int], eos_ids: set[int]) -> tuple[list[int], str]:
+    """A row's new tokens up to and including its first end-of-sequence token, and why it
+    ended (``stop`` at one, ``length`` without)."""
+    for j, t in enumerate(new):
+        if t in eos_ids:
+            return new[: j + 1], "stop"
+    return new, "length"
 
 
 def _cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
