@@ -45,6 +45,7 @@ log = logging.getLogger("harness")
 # An absolute path: with an editable install Hydra would otherwise look for a `conf` module.
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 EXIT_BAD_INPUT, EXIT_NOT_RECORDED, EXIT_INTERRUPTED = 2, 3, 130
+#: the Summary fields (harness.rows) printed as one JSON line when a run ends
 SUMMARY_KEYS = (
     "benchmark",
     "model",
@@ -120,10 +121,13 @@ class Point:
     multirun: bool
 
     async def execute(self) -> float | None:
+        from harness.rows import Summary
         from harness.runner import run_async
 
         try:
-            summary = await run_async(self.cfg, self.run_dir, process_start_time())
+            summary = Summary.from_json(
+                await run_async(self.cfg, self.run_dir, process_start_time())
+            )
         except HarnessError as exc:
             if not self.multirun:
                 raise
@@ -133,15 +137,15 @@ class Point:
             else:
                 STATE.failures.append(str(exc))
             return None
-        pending = summary.get("not_recorded_engine_errors")
+        pending = summary.not_recorded_engine_errors
         if pending:
             STATE.not_recorded.append(
                 f"{self.label or self.run_dir}: {pending} problems hit engine errors and were "
                 f"not recorded; rerun to retry them"
             )
-        print(json.dumps({k: summary.get(k) for k in SUMMARY_KEYS}), flush=True)
+        print(json.dumps({k: getattr(summary, k) for k in SUMMARY_KEYS}), flush=True)
         log.info("summary: %s", os.path.join(self.run_dir, "summary.json"))
-        return summary.get("accuracy")  # for Hydra sweepers that optimise a value
+        return summary.accuracy  # for Hydra sweepers that optimise a value
 
 
 def _task(cfg: DictConfig) -> Any:
