@@ -694,7 +694,6 @@ def serve(namespace: dict, inp: int, out: int) -> None:
     """The solution process's loop: answer the tests process until it closes the pipe."""
     import json
     import os
-    import types
 
     table = Table()
 
@@ -703,48 +702,11 @@ def serve(namespace: dict, inp: int, out: int) -> None:
         while data:
             data = data[os.write(out, data) :]
 
-    def describe(name: str) -> object:
-        if name not in namespace:
-            return ["t", ["<missing>"]]
-        value = namespace[name]
-        if isinstance(value, types.ModuleType):
-            return ["t", ["<module>", str(getattr(value, "__name__", name))]]
-        return table.encode(value)
-
     send({"ready": True})
-    buf = b""
-    while True:
-        while b"\n" not in buf:
-            chunk = os.read(inp, 1 << 20)
-            if not chunk:
-                return
-            buf += chunk
-        line, _, buf = buf.partition(b"\n")
+    for line in _request_lines(inp):
         op, *args = json.loads(line)
         try:
-            if op == "names":
-                reply = {"v": ["d", [[n, describe(n)] for n in args[0]]]}
-            else:
-                obj = table.objects[args[0]]
-                if op == "call":
-                    call_args = [table.decode(a) for a in args[1]]
-                    kwargs = {k: table.decode(v) for k, v in args[2].items()}
-                    reply = {"v": table.encode(obj(*call_args, **kwargs))}
-                elif op == "getattr":
-                    reply = {"v": table.encode(getattr(obj, args[1]))}
-                elif op == "iter":
-                    reply = {"v": table.encode(iter(obj))}
-                elif op == "next":
-                    try:
-                        reply = {"v": ["N", False, table.encode(next(obj))]}
-                    except StopIteration:
-                        reply = {"v": ["N", True, None]}
-                elif op == "len":
-                    reply = {"v": len(obj)}
-                elif op == "getitem":
-                    reply = {"v": table.encode(obj[table.decode(args[1])])}
-                else:
-                    reply = {"e": ["ValueError", f"unknown request {op!r}"]}
+            reply = _answer(table, namespace, op, args)
         except SystemExit as exc:
             send({"exit": repr(exc.code)})
             raise
@@ -756,3 +718,57 @@ def serve(namespace: dict, inp: int, out: int) -> None:
             send({"e": [type(exc).__name__, text]})
             continue
         send(reply)
+
+
+def _request_lines(inp: int):
+    """The tests process's requests, one JSON line each, until it closes the pipe."""
+    import os
+
+    buf = b""
+    while True:
+        while b"\n" not in buf:
+            chunk = os.read(inp, 1 << 20)
+            if not chunk:
+                return
+            buf += chunk
+        line, _, buf = buf.partition(b"\n")
+        yield line
+
+
+def _answer(table: Table, namespace: dict, op: str, args: list) -> dict:
+    """The reply to one request, run in the solution process: what raises here (the
+    solution's own code) is answered by the caller as the exception it was."""
+    if op == "names":
+        return {"v": ["d", [[n, _describe(table, namespace, n)] for n in args[0]]]}
+    obj = table.objects[args[0]]
+    if op == "call":
+        call_args = [table.decode(a) for a in args[1]]
+        kwargs = {k: table.decode(v) for k, v in args[2].items()}
+        return {"v": table.encode(obj(*call_args, **kwargs))}
+    if op == "getattr":
+        return {"v": table.encode(getattr(obj, args[1]))}
+    if op == "iter":
+        return {"v": table.encode(iter(obj))}
+    if op == "next":
+        try:
+            return {"v": ["N", False, table.encode(next(obj))]}
+        except StopIteration:
+            return {"v": ["N", True, None]}
+    if op == "len":
+        return {"v": len(obj)}
+    if op == "getitem":
+        return {"v": table.encode(obj[table.decode(args[1])])}
+    return {"e": ["ValueError", f"unknown request {op!r}"]}
+
+
+def _describe(table: Table, namespace: dict, name: str) -> object:
+    """A name the tests take from the solution: a module by its name (the tests process
+    imports its own), anything else encoded."""
+    import types
+
+    if name not in namespace:
+        return ["t", ["<missing>"]]
+    value = namespace[name]
+    if isinstance(value, types.ModuleType):
+        return ["t", ["<module>", str(getattr(value, "__name__", name))]]
+    return table.encode(value)

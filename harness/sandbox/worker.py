@@ -44,6 +44,10 @@ import signal
 import struct
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import threading
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -401,45 +405,13 @@ def _program_child(req: dict, fds: _Fds, workdir: str, role: str = "program") ->
     try:
         # Own session and process group: killpg(0) or a terminal signal reaches only the program.
         os.setsid()
-        stdin_data = req.get("stdin") if role == "program" else None
-        if stdin_data:
-            in_fd = os.memfd_create("stdin")
-            os.write(in_fd, stdin_data.encode())
-            os.lseek(in_fd, 0, os.SEEK_SET)
-        else:
-            in_fd = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(in_fd, 0)
-        os.dup2(fds.out_w, 1)
-        os.dup2(fds.err_w, 2)
-        os.dup2(fds.rep_w, 3, inheritable=False)
-        # The solution process holds only its ends of the call pipes (4, 5); the tests
-        # process its own (4-7), the tests and the completion pipe among them.
-        if fds.grading and role == "program":
-            ends = [fds.call_r, fds.ans_w]
-        elif role == "tests":
-            ends = [fds.tests_r, fds.ans_r, fds.call_w, fds.done_w]
-        else:
-            ends = []
-        for n, fd in enumerate(ends, start=4):
-            os.dup2(fd, n, inheritable=False)
-        top = 4 + len(ends)
-        # The program owns the std streams for its whole life, so no context managers below.
-        os.closerange(top, status_fd)
-        os.closerange(status_fd + 1, 65536)
+        _program_fds(req, fds, role, status_fd)
         os.makedirs(workdir, exist_ok=True)
         os.chdir(workdir)
         os.environ["HOME"] = workdir
         os.environ["PWD"] = workdir
         sys.path.insert(0, workdir)
-        stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        # Text no UTF-8 stream can carry (a lone surrogate) is written as its escape.
-        stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
-        stderr = open(  # noqa: SIM115
-            2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
-        )
-        sys.stdin = sys.__stdin__ = stdin
-        sys.stdout = sys.__stdout__ = stdout
-        sys.stderr = sys.__stderr__ = stderr
+        _program_streams()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         _new_keyring()
@@ -452,6 +424,48 @@ def _program_child(req: dict, fds: _Fds, workdir: str, role: str = "program") ->
     if role == "tests":
         os._exit(_run_tests(3, 4, 5, 6, 7))
     os._exit(_run_program(req, 3))
+
+
+def _program_fds(req: dict, fds: _Fds, role: str, status_fd: int) -> None:
+    """Leave the process only its own descriptors: stdin (the request's, else /dev/null), the
+    output pipes on 1-3, its role's ends of the grading pipes from 4 on, and ``status_fd``."""
+    stdin_data = req.get("stdin") if role == "program" else None
+    if stdin_data:
+        in_fd = os.memfd_create("stdin")
+        os.write(in_fd, stdin_data.encode())
+        os.lseek(in_fd, 0, os.SEEK_SET)
+    else:
+        in_fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(in_fd, 0)
+    os.dup2(fds.out_w, 1)
+    os.dup2(fds.err_w, 2)
+    os.dup2(fds.rep_w, 3, inheritable=False)
+    # The solution process holds only its ends of the call pipes (4, 5); the tests
+    # process its own (4-7), the tests and the completion pipe among them.
+    if fds.grading and role == "program":
+        ends = [fds.call_r, fds.ans_w]
+    elif role == "tests":
+        ends = [fds.tests_r, fds.ans_r, fds.call_w, fds.done_w]
+    else:
+        ends = []
+    for n, fd in enumerate(ends, start=4):
+        os.dup2(fd, n, inheritable=False)
+    top = 4 + len(ends)
+    os.closerange(top, status_fd)
+    os.closerange(status_fd + 1, 65536)
+
+
+def _program_streams() -> None:
+    """Python's std streams on fds 0-2, for the program's whole life (so no context managers)."""
+    stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    # Text no UTF-8 stream can carry (a lone surrogate) is written as its escape.
+    stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    stderr = open(  # noqa: SIM115
+        2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
+    )
+    sys.stdin = sys.__stdin__ = stdin
+    sys.stdout = sys.__stdout__ = stdout
+    sys.stderr = sys.__stderr__ = stderr
 
 
 def _init_child(req: dict, fds: _Fds, workdir: str) -> None:
@@ -645,16 +659,41 @@ def _tree_rss_kb(root: int) -> int:
 
 
 def execute(req: dict, ns: dict, proto_in: int) -> dict:
+    """Run one program (and in grading mode its hidden tests) and answer with what it wrote,
+    its status from init and the limits it hit."""
     grading = "tests_bytes" in req
     fds = _Fds(grading)
-    fallback_dir = None
-    if not ns["userns"]:
-        import tempfile
-
-        fallback_dir = tempfile.mkdtemp(prefix="sbx-")
-        os.chmod(fallback_dir, 0o700)
-        req["fallback_workdir"] = fallback_dir
+    fallback_dir = None if ns["userns"] else _fallback_workdir(req)
     start = time.monotonic()
+    pid = _fork_supervisor(req, fds, ns)
+    feeder, feed_state = _start_feeder(req, fds, proto_in) if grading else (None, {})
+    caps = _captures(req, fds, grading)
+    watch = _Watch(req, start)
+    _watch_program(pid, ns, caps, watch, proto_in, feeder, feed_state)
+    wall = time.monotonic() - start
+    _end_program(pid, ns, feeder, feed_state)
+    for fd in caps:
+        os.close(fd)
+    if fallback_dir is not None:
+        import shutil
+
+        shutil.rmtree(fallback_dir, ignore_errors=True)
+    return _reply(caps, fds, watch, wall, grading)
+
+
+def _fallback_workdir(req: dict) -> str:
+    """Without namespaces there is no fresh tmpfs: the program works in a private folder."""
+    import tempfile
+
+    fallback_dir = tempfile.mkdtemp(prefix="sbx-")
+    os.chmod(fallback_dir, 0o700)
+    req["fallback_workdir"] = fallback_dir
+    return fallback_dir
+
+
+def _fork_supervisor(req: dict, fds: _Fds, ns: dict) -> int:
+    """Fork the supervisor; each side keeps only its own ends of the pipes, so a pipe reads
+    end-of-file once every process that writes to it is gone."""
     pid = os.fork()
     if pid == 0:
         for fd in fds.parent_ends():
@@ -664,18 +703,26 @@ def execute(req: dict, ns: dict, proto_in: int) -> dict:
     for fd in fds.child_ends():
         if fd >= 0:
             os.close(fd)
-    feeder = None
+    return pid
+
+
+def _start_feeder(req: dict, fds: _Fds, proto_in: int) -> tuple[threading.Thread, dict]:
+    """Splice the hidden tests into the tests process's pipe from a thread, after the fork:
+    a full pipe must not stop the worker from reading the program's output."""
+    import threading
+
     feed_state: dict = {}
-    if grading:
-        import threading
+    feeder = threading.Thread(
+        target=_feed_tests,
+        args=(proto_in, fds.tests_w, int(req["tests_bytes"]), feed_state),
+        daemon=True,
+    )
+    feeder.start()
+    return feeder, feed_state
 
-        feeder = threading.Thread(
-            target=_feed_tests,
-            args=(proto_in, fds.tests_w, int(req["tests_bytes"]), feed_state),
-            daemon=True,
-        )
-        feeder.start()
 
+def _captures(req: dict, fds: _Fds, grading: bool) -> dict[int, _Capture]:
+    """A bounded capture per pipe the worker reads, by its fd."""
     limit = int(req["limits"].get("output_bytes") or 65536)
     caps = {
         fds.out_r: _Capture(limit),
@@ -685,57 +732,101 @@ def execute(req: dict, ns: dict, proto_in: int) -> dict:
     }
     if grading:
         caps[fds.done_r] = _Capture(REPORT_LIMIT)
+    return caps
+
+
+class _Watch:
+    """The wall and memory limits of one running program, and which of them stopped it."""
+
+    def __init__(self, req: dict, start: float) -> None:
+        self.deadline = start + float(req["timeout_s"])
+        self.memory_kb = int(req["limits"].get("memory_mb") or 0) * 1024
+        self.next_memory_check = start + MEMORY_POLL_S
+        self.memory_peak_kb = 0
+        self.timed_out = False
+        self.over_memory = False
+        self.kill_deadline: float | None = None
+
+    def enforce(self, pid: int, ns: dict, now: float) -> None:
+        """Kill the program past its wall limit or past its memory (checked every
+        MEMORY_POLL_S), and give its pipes two seconds to close after the kill."""
+        if not self.timed_out and not self.over_memory and now >= self.deadline:
+            self.timed_out = True
+            _kill_program(pid, ns)
+            self.kill_deadline = now + 2.0
+        if self.memory_kb and self.kill_deadline is None and now >= self.next_memory_check:
+            # The address-space limit is per process; this bounds the whole tree.
+            self.memory_peak_kb = max(self.memory_peak_kb, _tree_rss_kb(pid))
+            self.next_memory_check = now + MEMORY_POLL_S
+            if self.memory_peak_kb > self.memory_kb:
+                self.over_memory = True
+                _kill_program(pid, ns)
+                self.kill_deadline = now + 2.0
+
+    def gave_up(self, now: float) -> bool:
+        return self.kill_deadline is not None and now >= self.kill_deadline
+
+    def wait_s(self, now: float) -> float:
+        """How long to wait for output before the next limit is due."""
+        until = self.deadline if self.kill_deadline is None else self.kill_deadline
+        if self.memory_kb and self.kill_deadline is None:
+            until = min(until, self.next_memory_check)
+        return max(until - now, 0.0)
+
+
+def _watch_program(
+    pid: int,
+    ns: dict,
+    caps: dict[int, _Capture],
+    watch: _Watch,
+    proto_in: int,
+    feeder: threading.Thread | None,
+    feed_state: dict,
+) -> None:
+    """Read the program's pipes until all are closed, enforcing its limits on the way. When the
+    harness goes away (its pipe readable between requests, or closed mid-request), the
+    program is killed and the worker exits: nobody is left to answer."""
     open_fds = set(caps)
-    deadline = start + float(req["timeout_s"])
-    memory_kb = int(req["limits"].get("memory_mb") or 0) * 1024
-    next_memory_check = start + MEMORY_POLL_S
-    memory_peak_kb = 0
-    timed_out = False
-    over_memory = False
-    harness_gone = False
-    kill_deadline = None
     while open_fds:
         now = time.monotonic()
-        if not timed_out and not over_memory and now >= deadline:
-            timed_out = True
-            _kill_program(pid, ns)
-            kill_deadline = now + 2.0
-        if memory_kb and kill_deadline is None and now >= next_memory_check:
-            # The address-space limit is per process; this bounds the whole tree.
-            memory_peak_kb = max(memory_peak_kb, _tree_rss_kb(pid))
-            next_memory_check = now + MEMORY_POLL_S
-            if memory_peak_kb > memory_kb:
-                over_memory = True
-                _kill_program(pid, ns)
-                kill_deadline = now + 2.0
-        if kill_deadline is not None and now >= kill_deadline:
+        watch.enforce(pid, ns, now)
+        if watch.gave_up(now):
             break  # a process we cannot see holds a pipe: give up on the rest of its output
-        until = deadline if kill_deadline is None else kill_deadline
-        if memory_kb and kill_deadline is None:
-            until = min(until, next_memory_check)
-        watch = [*open_fds]
+        waiting_on = [*open_fds]
         if feeder is None or not feeder.is_alive():
-            watch.append(proto_in)  # between requests, readable means the harness is gone
+            waiting_on.append(proto_in)  # between requests, readable means the harness is gone
         try:
-            ready, _, _ = select.select(watch, [], [], max(until - now, 0.0))
+            ready, _, _ = select.select(waiting_on, [], [], watch.wait_s(now))
         except InterruptedError:
             continue
-        for fd in ready:
-            if fd == proto_in:
-                harness_gone = True
-                continue
-            try:
-                data = os.read(fd, 1 << 16)
-            except OSError:
-                data = b""
-            if data:
-                caps[fd].add(data)
-            else:
-                open_fds.discard(fd)
+        harness_gone = _read_ready(ready, caps, open_fds, proto_in)
         if harness_gone or feed_state.get("eof"):
             _kill_program(pid, ns)
             os._exit(0)
-    wall = time.monotonic() - start
+
+
+def _read_ready(ready: list[int], caps: dict[int, _Capture], open_fds: set, proto_in: int) -> bool:
+    """Capture what the ready pipes hold, dropping those at end-of-file from ``open_fds``; True
+    when the harness's pipe was among them."""
+    harness_gone = False
+    for fd in ready:
+        if fd == proto_in:
+            harness_gone = True
+            continue
+        try:
+            data = os.read(fd, 1 << 16)
+        except OSError:
+            data = b""
+        if data:
+            caps[fd].add(data)
+        else:
+            open_fds.discard(fd)
+    return harness_gone
+
+
+def _end_program(pid: int, ns: dict, feeder: threading.Thread | None, feed_state: dict) -> None:
+    """Kill and reap every process of the program before answering, and wait for the feeder;
+    a harness that went away mid-request ends the worker."""
     _kill_program(pid, ns)
     os.waitpid(pid, 0)
     _reap_orphans()
@@ -743,26 +834,23 @@ def execute(req: dict, ns: dict, proto_in: int) -> dict:
         feeder.join()  # every reader of the tests pipe is gone: the feeder has ended
         if feed_state.get("eof"):
             os._exit(0)
-    for fd in caps:
-        os.close(fd)
-    if fallback_dir is not None:
-        import shutil
 
-        shutil.rmtree(fallback_dir, ignore_errors=True)
+
+def _reply(caps: dict[int, _Capture], fds: _Fds, watch: _Watch, wall: float, grading: bool) -> dict:
     reports = _lines(caps[fds.rep_r])
     reply = {
         "stdout": caps[fds.out_r].text(),
         "stderr": caps[fds.err_r].text(),
         "stdout_bytes": caps[fds.out_r].total,
-        "timed_out": timed_out,
+        "timed_out": watch.timed_out,
         "wall_s": wall,
         "status": _lines(caps[fds.status_r]),
         # The program's own fd 3: details only, never its exit status or the completion.
         "reports": reports,
         "grading": grading,
     }
-    if over_memory:
-        reply["memory_exceeded_kb"] = memory_peak_kb
+    if watch.over_memory:
+        reply["memory_exceeded_kb"] = watch.memory_peak_kb
     if grading:
         done = [r for r in _lines(caps[fds.done_r]) if r.get("done") is True]
         reply["completed"] = bool(done)
