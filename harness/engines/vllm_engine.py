@@ -76,61 +76,25 @@ class VllmEngine(Engine):
 
     def _load(self) -> None:
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-        try:
-            from transformers import AutoTokenizer
-            from vllm.engine.arg_utils import AsyncEngineArgs
+        try:  # all of vLLM's entry points checked here, before any work (used in _start_engine)
+            from transformers import AutoTokenizer  # noqa: F401
+            from vllm.engine.arg_utils import AsyncEngineArgs  # noqa: F401
             from vllm.platforms import current_platform
-            from vllm.v1.engine.async_llm import AsyncLLM
+            from vllm.v1.engine.async_llm import AsyncLLM  # noqa: F401
         except ImportError as exc:
             raise ConfigError(f"{INSTALL_HINT} ({exc})") from exc
         s = self.settings
         path = resolve_model_path(s)
         on_cpu = current_platform.is_cpu()
         self.dtype = choose_dtype(s.dtype, on_cpu, s.name)
-        kwargs: dict[str, Any] = {
-            "model": path,
-            "dtype": self.dtype,
-            "tensor_parallel_size": s.tensor_parallel_size,
-            "data_parallel_size": s.data_parallel_size,
-            "gpu_memory_utilization": s.gpu_memory_utilization,
-            "max_model_len": s.max_model_len,
-            "enforce_eager": s.enforce_eager,
-            "max_num_seqs": s.max_num_seqs,
-            "enable_prefix_caching": s.enable_prefix_caching,
-            "disable_log_stats": True,
-        }
-        if on_cpu:
-            kwargs["kv_cache_memory_bytes"] = int(s.cpu_kv_cache_gb * GiB)
-            # Per-call seeds on a CPU: vLLM's CPU generators have no offset, and its worker
-            # calls set_offset() to rewind the generator of a request whose sampled token it
-            # discards, which happens exactly when a prefill is split across steps (chunked
-            # prefill): the engine core dies ("CPU Generator does not use offset"). Without
-            # chunked prefill a prompt is always prefilled whole, the rewind never runs, and
-            # the CPU sampler honours each request's seed (its per-request generators). vLLM
-            # then raises max_num_batched_tokens to the context, so any prompt fits one step
-            # (and warns that the model does not "officially" support it: these decoders do).
-            kwargs["enable_chunked_prefill"] = False
         t0 = time.perf_counter()
-        before = processes.descendants()
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.llm = AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs))
-        except (OSError, ValueError, RuntimeError) as exc:
-            self._children = processes.descendants() - before
-            self._shutdown()
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(
-                f"vLLM could not load model '{s.name}' from {path} ({first}); "
-                f"set model.path=DIR to a local checkpoint"
-            ) from exc
-        finally:
-            self._children |= processes.descendants() - before
+        self._start_engine(path, _engine_args(s, path, self.dtype, on_cpu))
         processes.register(self, self._shutdown)
         self._watchdog = processes.Watchdog(self._children)
         self._loop = asyncio.get_running_loop()
         self.context_len = int(self.llm.model_config.max_model_len)
         # Seeds are honoured per call: natively on a GPU, on a CPU with chunked prefill off
-        # (above); checked, since the scheduler setting is what keeps the CPU worker alive.
+        # (_engine_args); checked, since the scheduler setting keeps the CPU worker alive.
         chunked = bool(getattr(self.llm.vllm_config.scheduler_config, "enable_chunked_prefill", 0))
         self.per_call_seeds = not (on_cpu and chunked)
         self.loads += 1
@@ -143,6 +107,27 @@ class VllmEngine(Engine):
             self.context_len,
             s.max_num_seqs,
         )
+
+    def _start_engine(self, path: str, kwargs: dict[str, Any]) -> None:
+        """The tokenizer and the async engine. Every process vLLM started is recorded, so a
+        failed start ends them before it becomes a one-line ConfigError."""
+        from transformers import AutoTokenizer  # all checked importable by _load
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        before = processes.descendants()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.llm = AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs))
+        except (OSError, ValueError, RuntimeError) as exc:
+            self._children = processes.descendants() - before
+            self._shutdown()
+            raise ConfigError(
+                f"vLLM could not load model '{self.settings.name}' from {path} "
+                f"({_first_line(exc)}); set model.path=DIR to a local checkpoint"
+            ) from exc
+        finally:
+            self._children |= processes.descendants() - before
 
     def sampling_params(self, request: Request, max_tokens: int) -> Any:
         from vllm import SamplingParams
@@ -229,6 +214,34 @@ class VllmEngine(Engine):
         if llm is not None:
             log.info("vLLM shut down (%s)", self.settings.name)
         self._loop = None
+
+
+def _engine_args(s: LocalModelSettings, path: str, dtype: str, on_cpu: bool) -> dict[str, Any]:
+    """``AsyncEngineArgs`` of the model settings."""
+    kwargs: dict[str, Any] = {
+        "model": path,
+        "dtype": dtype,
+        "tensor_parallel_size": s.tensor_parallel_size,
+        "data_parallel_size": s.data_parallel_size,
+        "gpu_memory_utilization": s.gpu_memory_utilization,
+        "max_model_len": s.max_model_len,
+        "enforce_eager": s.enforce_eager,
+        "max_num_seqs": s.max_num_seqs,
+        "enable_prefix_caching": s.enable_prefix_caching,
+        "disable_log_stats": True,
+    }
+    if on_cpu:
+        kwargs["kv_cache_memory_bytes"] = int(s.cpu_kv_cache_gb * GiB)
+        # Per-call seeds on a CPU: vLLM's CPU generators have no offset, and its worker
+        # calls set_offset() to rewind the generator of a request whose sampled token it
+        # discards, which happens exactly when a prefill is split across steps (chunked
+        # prefill): the engine core dies ("CPU Generator does not use offset"). Without
+        # chunked prefill a prompt is always prefilled whole, the rewind never runs, and
+        # the CPU sampler honours each request's seed (its per-request generators). vLLM
+        # then raises max_num_batched_tokens to the context, so any prompt fits one step
+        # (and warns that the model does not "officially" support it: these decoders do).
+        kwargs["enable_chunked_prefill"] = False
+    return kwargs
 
 
 def _first_line(exc: BaseException) -> str:
