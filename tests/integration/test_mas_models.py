@@ -44,11 +44,11 @@ def _check_protocol(run: Path, agents: int, turns: int, critic_rounds: int, mas:
             assert all(d["budget"] <= summary["tokens"] for d in decisions)
 
 
-@pytest.mark.parametrize("mas", ["agentverse", "ceo"])
-def test_protocol_call_counts_on_the_tiny_model(tmp_path, mas, data_dir):
+def test_protocol_call_counts_on_the_tiny_model(tmp_path, data_dir):
+    # both systems in one sweep: one process, the weights loaded once for its four points
     r = run_cli(
         "-m",
-        f"mas={mas}",
+        "mas=agentverse,ceo",
         "model=tiny",
         "agents=2,3",
         "tokens=32",
@@ -61,10 +61,12 @@ def test_protocol_call_counts_on_the_tiny_model(tmp_path, mas, data_dir):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     runs = sorted(p.parent for p in tmp_path.rglob("summary.json"))
-    assert len(runs) == 2
-    for run in runs:
-        agents = json.loads((run / "summary.json").read_text())["agents"]
-        _check_protocol(run, agents, turns=2, critic_rounds=2, mas=mas)
+    summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
+    assert sorted((s["mas"], s["agents"]) for s in summaries) == [
+        ("agentverse", 2), ("agentverse", 3), ("ceo", 2), ("ceo", 3)
+    ]  # fmt: skip
+    for run, summary in zip(runs, summaries, strict=True):
+        _check_protocol(run, summary["agents"], turns=2, critic_rounds=2, mas=summary["mas"])
 
 
 def test_code_task_runs_the_executor_in_the_sandbox(tmp_path, data_dir):
