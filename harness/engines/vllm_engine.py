@@ -88,13 +88,13 @@ class VllmEngine(Engine):
         on_cpu = current_platform.is_cpu()
         self.dtype = choose_dtype(s.dtype, on_cpu, s.name)
         t0 = time.perf_counter()
-        self._start_engine(path, _engine_args(s, path, self.dtype, on_cpu))
+        self._start_engine(path, engine_args(s, path, self.dtype, on_cpu))
         processes.register(self, self._shutdown)
         self._watchdog = processes.Watchdog(self._children)
         self._loop = asyncio.get_running_loop()
         self.context_len = int(self.llm.model_config.max_model_len)
         # Seeds are honoured per call: natively on a GPU, on a CPU with chunked prefill off
-        # (_engine_args); checked, since the scheduler setting keeps the CPU worker alive.
+        # (engine_args); checked, since the scheduler setting keeps the CPU worker alive.
         chunked = bool(getattr(self.llm.vllm_config.scheduler_config, "enable_chunked_prefill", 0))
         self.per_call_seeds = not (on_cpu and chunked)
         self.loads += 1
@@ -216,8 +216,9 @@ class VllmEngine(Engine):
         self._loop = None
 
 
-def _engine_args(s: LocalModelSettings, path: str, dtype: str, on_cpu: bool) -> dict[str, Any]:
-    """``AsyncEngineArgs`` of the model settings."""
+def engine_args(s: LocalModelSettings, path: str, dtype: str, on_cpu: bool) -> dict[str, Any]:
+    """``AsyncEngineArgs`` of the model settings (also what tests/benchmarks/bench_vllm.py gives
+    vLLM's own ``LLM``, so both sides of that comparison run the same engine)."""
     kwargs: dict[str, Any] = {
         "model": path,
         "dtype": dtype,

@@ -119,20 +119,10 @@ def offline_side(model_over: list[str], rec: Recorder, repeats: int) -> tuple[in
 
     from harness.engines.model_builds import resolve_model_path
     from harness.engines.prompting import choose_dtype
+    from harness.engines.vllm_engine import engine_args
 
-    kwargs = {
-        "model": resolve_model_path(s),
-        "dtype": choose_dtype(s.dtype, current_platform.is_cpu(), s.name),
-        "tensor_parallel_size": s.tensor_parallel_size,
-        "gpu_memory_utilization": s.gpu_memory_utilization,
-        "max_model_len": s.max_model_len,
-        "enforce_eager": s.enforce_eager,
-        "max_num_seqs": s.max_num_seqs,
-        "enable_prefix_caching": s.enable_prefix_caching,
-        "disable_log_stats": True,
-    }
-    if current_platform.is_cpu():
-        kwargs["kv_cache_memory_bytes"] = int(s.cpu_kv_cache_gb * (1 << 30))
+    on_cpu = current_platform.is_cpu()
+    kwargs = engine_args(s, resolve_model_path(s), choose_dtype(s.dtype, on_cpu, s.name), on_cpu)
     t = time.perf_counter()
     llm = LLM(**kwargs)
     print(f"[offline] LLM loaded in {time.perf_counter() - t:.1f}s")
