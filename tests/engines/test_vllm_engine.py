@@ -1,7 +1,7 @@
-"""The vLLM engine for real, on vLLM's CPU build and the tiny model. Runs only where vLLM is
-installed (``.venv-vllm``, built by scripts/setup_vllm.sh; the CI step .ci/vllm_step.sh runs
-``.venv-vllm/bin/python -m pytest -m vllm tests/engines``); the core suite deselects it
-(``-m "not slow"``, ``-m "slow and not vllm"``).
+"""The vLLM engine for real, on vLLM's CPU build, the tiny model and (the CLI sweep) SmolLM2.
+Runs only where vLLM is installed (``.venv-vllm``, built by scripts/setup_vllm.sh; the CI step
+.ci/vllm_step.sh runs ``.venv-vllm/bin/python -m pytest -m vllm tests/engines``); the core
+suite deselects it (``-m "not slow"``, ``-m "slow and not vllm"``).
 
 Every in-process test shares one event loop (``asyncio.Runner``), as the CLI does: vLLM's
 ``AsyncLLM`` cannot move to another loop. The engine is the one ``build_engine`` keeps loaded,
